@@ -1,0 +1,295 @@
+package io.kdefer;
+
+import io.kdefer.internal.Cpu;
+import io.kdefer.internal.CpuContext;
+import io.kdefer.internal.KernelRuntime;
+import io.kdefer.internal.Secrets;
+import io.kdefer.internal.SoftirqTable;
+import io.kdefer.softirq.Softirqs;
+
+import java.util.Objects;
+import java.util.concurrent.Callable;
+
+/**
+ * A kernel: N virtual CPUs, each with an interrupt-context thread {@code cpu/N} and a
+ * {@code ksoftirqd/N} thread, and the deferred-work mechanisms that run on them.
+ *
+ * <pre>{@code
+ * try (Kernel kernel = Kernel.builder().cpus(2).build()) {
+ *     Tasklet t = Tasklet.setup(kernel, self -> System.out.println("ran on cpu " + kernel.smpProcessorId()));
+ *     t.schedule();          // runs soon, in softirq context, on the caller's CPU
+ * }                          // close(): runs what is still queued, joins every thread
+ * }</pre>
+ *
+ * <h2>Which CPU is "current"</h2>
+ * A kdefer thread knows its CPU. Any other thread (a task) has a stable home CPU derived from its
+ * thread id; {@link #workOnCpu} runs code in task context on a chosen CPU, and
+ * {@link #smpCallFunctionSingle} runs code in hardirq context on one.
+ *
+ * <h2>Context</h2>
+ * The context predicates ({@link #inInterrupt()}, {@link #inHardirq()}, {@link #inSoftirq()},
+ * {@link #inServingSoftirq()}, {@link #inTask()}) read the calling thread's preempt-count word,
+ * with the kernel's fields and meanings ({@code include/linux/preempt.h}).
+ *
+ * <h2>Closing</h2>
+ * {@link #close()} stops accepting work from outside, runs every queued tasklet and pending
+ * softirq (work that callbacks add while it drains is run too), joins every thread it started
+ * and returns; afterwards every call fails with {@link IllegalStateException}. A tasklet that is
+ * disabled while scheduled can never run: close reports it to the error handler and drops it.
+ */
+public final class Kernel implements AutoCloseable {
+    static {
+        Secrets.setRuntimeAccess(k -> ((Kernel) k).rt);
+    }
+
+    private final KernelRuntime rt;
+    private final Softirqs softirqs;
+
+    private Kernel(Builder b) {
+        Clock clock = b.clock != null ? b.clock : Clock.system();
+        // bind first, so the runtime sees the clock's jiffies from its first call
+        KernelRuntime[] self = new KernelRuntime[1];
+        clock.bind(b.hz, () -> self[0].tick());
+        this.rt = new KernelRuntime(b.cpus, b.hz, clock, b.faithful, b.idle, b.errorHandler);
+        self[0] = rt;
+        this.softirqs = new SoftirqTable(rt);
+        rt.start();
+    }
+
+    /** A kernel with every default: one CPU per available processor, HZ 1000, the system clock. */
+    public static Kernel start() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Configures a {@link Kernel}. */
+    public static final class Builder {
+        private int cpus = Runtime.getRuntime().availableProcessors();
+        private int hz = 1000;
+        private Clock clock;
+        private boolean faithful;
+        private IdleStrategy idle = IdleStrategy.park();
+        private ErrorHandler errorHandler = ErrorHandler.logging();
+
+        private Builder() {
+        }
+
+        /** Number of virtual CPUs (1..4096). Default: available processors. */
+        public Builder cpus(int cpus) {
+            if (cpus < 1 || cpus > 4096) {
+                throw new IllegalArgumentException("cpus must be in 1..4096: " + cpus);
+            }
+            this.cpus = cpus;
+            return this;
+        }
+
+        /** Ticks per second: 100, 250, 300 or 1000 (the kernel's choices). Default 1000. */
+        public Builder hz(int hz) {
+            if (hz != 100 && hz != 250 && hz != 300 && hz != 1000) {
+                throw new IllegalArgumentException("HZ must be 100, 250, 300 or 1000: " + hz);
+            }
+            this.hz = hz;
+            return this;
+        }
+
+        /** Source of jiffies. Default: {@link Clock#system()}. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Faithful mode: where the kernel hangs, self-deadlocks or misbehaves silently (killing a
+         * disabled and scheduled tasklet, {@code tasklet_disable} from its own callback, an
+         * unbalanced {@code tasklet_enable}), reproduce it instead of throwing
+         * {@link IllegalStateException}. Default false.
+         */
+        public Builder faithful(boolean faithful) {
+            this.faithful = faithful;
+            return this;
+        }
+
+        /** What idle kdefer threads do. Default {@link IdleStrategy#park()}. */
+        public Builder idleStrategy(IdleStrategy idle) {
+            this.idle = Objects.requireNonNull(idle, "idle");
+            return this;
+        }
+
+        /** Receives exceptions thrown by callbacks. Default {@link ErrorHandler#logging()}. */
+        public Builder errorHandler(ErrorHandler handler) {
+            this.errorHandler = Objects.requireNonNull(handler, "handler");
+            return this;
+        }
+
+        /** Builds and starts the kernel: its threads run from here on. */
+        public Kernel build() {
+            return new Kernel(this);
+        }
+    }
+
+    // ---------------------------------------------------------------- configuration
+
+    /** {@code nr_cpu_ids}. */
+    public int nrCpus() {
+        return rt.nrCpus;
+    }
+
+    /** {@code HZ}. */
+    public int hz() {
+        return rt.hz;
+    }
+
+    /** {@code jiffies}. */
+    public long jiffies() {
+        return rt.clock.jiffies();
+    }
+
+    /** The clock this kernel reads. */
+    public Clock clock() {
+        return rt.clock;
+    }
+
+    /** Whether the kernel reproduces kernel hangs instead of throwing (see {@link Builder#faithful}). */
+    public boolean faithful() {
+        return rt.faithful;
+    }
+
+    /** {@code msecs_to_jiffies()}: rounds up, so a delay is never shorter than asked. */
+    public long msecsToJiffies(long ms) {
+        return rt.msecsToJiffies(ms);
+    }
+
+    /** {@code jiffies_to_msecs()}. */
+    public long jiffiesToMsecs(long j) {
+        return rt.jiffiesToMsecs(j);
+    }
+
+    // ---------------------------------------------------------------- context
+
+    /** {@code smp_processor_id()}: the calling thread's current virtual CPU. */
+    public int smpProcessorId() {
+        return rt.context().cpu;
+    }
+
+    /** {@code in_interrupt()}: hardirq, serving softirq, or bottom halves disabled. */
+    public boolean inInterrupt() {
+        return rt.context().inInterrupt();
+    }
+
+    /** {@code in_hardirq()}. */
+    public boolean inHardirq() {
+        return rt.context().inHardirq();
+    }
+
+    /** {@code in_softirq()}: serving softirqs or bottom halves disabled. */
+    public boolean inSoftirq() {
+        return rt.context().inSoftirq();
+    }
+
+    /** {@code in_serving_softirq()}: inside a softirq action (also in ksoftirqd). */
+    public boolean inServingSoftirq() {
+        return rt.context().inServingSoftirq();
+    }
+
+    /** {@code in_task()}: not in hardirq, not serving softirqs. */
+    public boolean inTask() {
+        return rt.context().inTask();
+    }
+
+    /** The calling thread's preempt-count word ({@code preempt_count()}). */
+    public int preemptCount() {
+        return rt.context().count;
+    }
+
+    /**
+     * {@code local_bh_disable()}: no softirq runs on the current CPU until the matching
+     * {@link #localBhEnable()}. Nestable. A task thread waits here while another thread runs this
+     * CPU's softirqs. Rejected in hardirq context.
+     */
+    public void localBhDisable() {
+        rt.localBhDisable();
+    }
+
+    /**
+     * {@code local_bh_enable()}: the outermost enable runs the softirqs raised meanwhile, on this
+     * thread, before it returns. Rejected in hardirq context and without a matching disable.
+     */
+    public void localBhEnable() {
+        rt.localBhEnable();
+    }
+
+    /**
+     * {@code work_on_cpu()}: runs {@code fn} in task context with {@link #smpProcessorId()} equal
+     * to {@code cpu}, on the calling thread, and returns its result. Checked exceptions come back
+     * wrapped in {@link java.util.concurrent.CompletionException}. Not allowed in atomic context.
+     */
+    public <T> T workOnCpu(int cpu, Callable<T> fn) {
+        Objects.requireNonNull(fn, "fn");
+        return rt.workOnCpu(cpu, fn);
+    }
+
+    /**
+     * {@code smp_call_function_single()}: runs {@code fn} in hardirq context on {@code cpu}'s
+     * {@code cpu/N} thread; the softirqs it raises run on that CPU's irq exit. With {@code wait},
+     * returns after both, and rethrows what {@code fn} threw; without, failures go to the error
+     * handler. From {@code cpu/N} itself the call runs nested, at once.
+     */
+    public void smpCallFunctionSingle(int cpu, Runnable fn, boolean wait) {
+        Objects.requireNonNull(fn, "fn");
+        rt.smpCallFunctionSingle(cpu, fn, wait);
+    }
+
+    /**
+     * {@code resched_curr()}: marks the task on {@code cpu} as needing a reschedule. A softirq loop
+     * running there stops restarting and hands its remaining work to {@code ksoftirqd}; the mark is
+     * cleared when {@code ksoftirqd} gets to run. The JVM has no scheduler ticks to set it, so
+     * this is how a program (or a test) says "something more important wants this CPU".
+     */
+    public void setNeedResched(int cpu) {
+        rt.checkCpu(cpu);
+        rt.cpu(cpu).setNeedResched();
+    }
+
+    // ---------------------------------------------------------------- mechanisms
+
+    /** The softirq table: open, raise, per-CPU counts ({@code /proc/softirqs}). */
+    public Softirqs softirqs() {
+        rt.checkOpen();
+        return softirqs;
+    }
+
+    /** Counters per CPU: softirq invocations, passes, hand-offs, ksoftirqd activity, tasklet runs. */
+    public KernelStats stats() {
+        long[][] perCpu = new long[rt.nrCpus][];
+        for (int c = 0; c < rt.nrCpus; c++) {
+            Cpu cpu = rt.cpu(c);
+            long[] row = new long[Cpu.NR_STATS];
+            for (int s = 0; s < Cpu.NR_STATS; s++) {
+                row[s] = cpu.stat(s);
+            }
+            perCpu[c] = row;
+        }
+        return new KernelStats(perCpu, rt.errorCount());
+    }
+
+    /** Stops accepting work, runs what is queued, joins every thread. Idempotent. */
+    @Override
+    public void close() {
+        rt.close();
+    }
+
+    /** True once {@link #close()} has finished. */
+    public boolean isClosed() {
+        return rt.isClosed();
+    }
+
+    @Override
+    public String toString() {
+        CpuContext ctx = rt.context();
+        return "Kernel[cpus=" + rt.nrCpus + ", hz=" + rt.hz + (rt.faithful ? ", faithful" : "")
+                + (rt.isClosed() ? ", closed" : "") + ", caller cpu " + ctx.cpu + "]";
+    }
+}

@@ -1,0 +1,298 @@
+package io.kdefer.internal;
+
+import io.kdefer.Clock;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * One virtual CPU: its pending-softirq mask, its bottom-half ownership, the softirq processing
+ * loop ({@code handle_softirqs}) and its two threads, {@code cpu/N} and {@code ksoftirqd/N}.
+ *
+ * <h2>Implementation overview</h2>
+ *
+ * <p><b>Model.</b> Several Java threads are "on" a CPU at once: its {@code cpu/N} thread running
+ * hardirqs, its {@code ksoftirqd/N}, and any number of task threads whose current CPU is N. The
+ * kernel gets per-CPU exclusion of softirqs for free (one CPU runs one thing); here it is an
+ * explicit owner word, {@link #bhOwner}: only the thread that owns it may run this CPU's
+ * softirqs. A thread takes ownership (a) at {@code irq_exit} of a hardirq, by try-lock, (b) in
+ * {@code ksoftirqd/N}, by try-lock, or (c) at the outermost {@code local_bh_disable()} of a task,
+ * by a blocking lock held until the matching {@code local_bh_enable()}, which then runs pending
+ * softirqs before it releases. Hardirqs never wait for it: a hardirq that finds the owner word
+ * taken leaves its raised bits pending for the owner.
+ *
+ * <p><b>State.</b> {@link #pending} is the raised-vector bitmask. Raising is an atomic OR, so raising
+ * twice before processing yields one invocation. The loop takes the whole mask with
+ * {@code getAndSet(0)} before each pass, exactly as the kernel clears the mask before it enables
+ * interrupts, so a vector raised during a pass runs in the next pass.
+ *
+ * <p><b>Memory ordering.</b> No pending bit is stranded: a raiser ORs its bit (full fence) and then
+ * tries the owner word; an owner releases the word (volatile write) and then reads
+ * {@link #pending}, waking {@code ksoftirqd/N} if anything is set. Sequential consistency of
+ * these volatile accesses means at least one side sees the other's write.
+ *
+ * <p><b>Progress.</b> One loop invocation does at most {@link #MAX_SOFTIRQ_RESTART} passes and stops
+ * restarting once {@code jiffies} reaches its start plus {@code msecs_to_jiffies(2)} or when
+ * {@link #needResched} is set; anything still pending is handed to {@code ksoftirqd/N}.
+ *
+ * <p><b>Deviations from Linux.</b> "Interrupts disabled" does not exist: the pending mask is an
+ * atomic word instead of a per-CPU variable guarded by {@code local_irq_save}. A task thread that
+ * disables bottom halves on CPU N holds N's owner word, so {@code ksoftirqd/N} and irq-exit
+ * processing wait for it, as they would wait for that task on a real CPU.
+ *
+ * <p>Field access codes: {@code F} final; {@code A} VarHandle/volatile; {@code W} single writer
+ * (the owner of {@link #bhOwner}), opaque reads by others.
+ */
+public final class Cpu {
+    /** {@code MAX_SOFTIRQ_RESTART}: passes per invocation of the loop (kernel/softirq.c). */
+    public static final int MAX_SOFTIRQ_RESTART = 10;
+
+    // Counter indexes, see KernelStats.
+    public static final int STAT_INVOCATIONS = 0;
+    public static final int STAT_PASSES = 1;
+    public static final int STAT_HANDOFFS = 2;
+    public static final int STAT_KSOFTIRQD_BATCHES = 3;
+    public static final int STAT_KSOFTIRQD_WAKEUPS = 4;
+    public static final int STAT_TASKLET_RUNS = 5;
+    public static final int STAT_TASKLET_REQUEUES = 6;
+    public static final int STAT_IPIS = 7;
+    public static final int NR_STATS = 8;
+
+    private static final VarHandle PENDING;
+    private static final VarHandle BH_OWNER;
+    private static final VarHandle NEED_RESCHED;
+    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            PENDING = l.findVarHandle(Cpu.class, "pending", int.class);
+            BH_OWNER = l.findVarHandle(Cpu.class, "bhOwner", Thread.class);
+            NEED_RESCHED = l.findVarHandle(Cpu.class, "needResched", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** F: this CPU's number. */
+    public final int id;
+    private final KernelRuntime rt;                 // F
+    @SuppressWarnings("unused")
+    private volatile int pending;                   // A: raised vectors, bit n = vector n
+    @SuppressWarnings("unused")
+    private volatile Thread bhOwner;                // A: the thread that may run softirqs here
+    @SuppressWarnings("unused")
+    private volatile boolean needResched;           // A: set by resched_curr, cleared by ksoftirqd
+    private final long[] vectorCounts = new long[KernelRuntime.NR_SOFTIRQS]; // W: /proc/softirqs
+    private final long[] stats = new long[NR_STATS];                          // W, or atomic adds
+
+    final CpuThread cpuThread;        // F
+    final SoftirqDaemon ksoftirqd;    // F
+
+    Cpu(KernelRuntime rt, int id) {
+        this.rt = rt;
+        this.id = id;
+        this.cpuThread = new CpuThread(rt, this);
+        this.ksoftirqd = new SoftirqDaemon(rt, this);
+    }
+
+    // ---------------------------------------------------------------- raising
+
+    /**
+     * {@code raise_softirq()}: marks {@code vector} pending here and, when the caller is not in
+     * interrupt context (so no {@code irq_exit} or {@code local_bh_enable} is sure to follow),
+     * wakes {@code ksoftirqd/N}.
+     */
+    public void raise(int vector, CpuContext ctx) {
+        raiseIrqoff(vector);
+        if (!ctx.inInterrupt()) {
+            wakeKsoftirqd();
+        }
+    }
+
+    /** {@code __raise_softirq_irqoff()}: marks {@code vector} pending; wakes nobody. */
+    public void raiseIrqoff(int vector) {
+        PENDING.getAndBitwiseOr(this, 1 << vector);
+    }
+
+    /** {@code local_softirq_pending()}. */
+    public int pendingVolatile() {
+        return (int) PENDING.getVolatile(this);
+    }
+
+    /** {@code wakeup_softirqd()}: elided when ksoftirqd is awake. */
+    public void wakeKsoftirqd() {
+        if (ksoftirqd.parker.wake()) {
+            LONGS.getAndAdd(stats, STAT_KSOFTIRQD_WAKEUPS, 1L);
+        }
+    }
+
+    /** {@code resched_curr()} for this CPU's current task: ends the softirq restart loop early. */
+    public void setNeedResched() {
+        NEED_RESCHED.setVolatile(this, true);
+    }
+
+    boolean needResched() {
+        return (boolean) NEED_RESCHED.getVolatile(this);
+    }
+
+    void clearNeedResched() {
+        NEED_RESCHED.setVolatile(this, false);
+    }
+
+    // ---------------------------------------------------------------- bottom-half ownership
+
+    /** Takes the right to run this CPU's softirqs if nobody holds it. */
+    boolean tryLockBh(Thread me) {
+        return BH_OWNER.getVolatile(this) == null && BH_OWNER.compareAndSet(this, null, me);
+    }
+
+    /** Takes the right to run this CPU's softirqs, waiting for the current holder. */
+    void lockBh(Thread me) {
+        if (!tryLockBh(me)) {
+            rt.waitQueue.await(this, () -> tryLockBh(me));
+        }
+    }
+
+    /**
+     * Gives the right back. Then re-reads {@link #pending}: a hardirq that raised while we held
+     * it left its bits for us, and we hand them to ksoftirqd (see the class comment).
+     */
+    void unlockBh() {
+        BH_OWNER.setVolatile(this, null);
+        rt.waitQueue.wakeAll(this);
+        if (pendingVolatile() != 0) {
+            wakeKsoftirqd();
+        }
+    }
+
+    /** True while some thread owns this CPU's bottom halves. */
+    public boolean bhOwned() {
+        return BH_OWNER.getVolatile(this) != null;
+    }
+
+    // ---------------------------------------------------------------- entry points
+
+    /** {@code irq_exit()}: leaves hardirq context and runs pending softirqs if that is allowed. */
+    void irqExit(CpuContext ctx, Thread me) {
+        ctx.count -= CpuContext.HARDIRQ_OFFSET;
+        if (!ctx.inInterrupt() && pendingVolatile() != 0) {
+            invokeSoftirq(ctx, me);
+        }
+    }
+
+    private void invokeSoftirq(CpuContext ctx, Thread me) {
+        if (tryLockBh(me)) {
+            try {
+                handleSoftirqs(ctx, false);
+            } finally {
+                unlockBh();
+            }
+        }
+        // else: the owner runs them, or hands them to ksoftirqd when it releases (unlockBh)
+    }
+
+    /** {@code local_bh_disable()}. */
+    void localBhDisable(CpuContext ctx, Thread me) {
+        if ((ctx.count & CpuContext.SOFTIRQ_MASK) == 0) {
+            lockBh(me);
+        }
+        ctx.count += CpuContext.SOFTIRQ_DISABLE_OFFSET;
+    }
+
+    /** {@code local_bh_enable()}: the outermost enable runs pending softirqs before it returns. */
+    void localBhEnable(CpuContext ctx) {
+        ctx.count -= CpuContext.SOFTIRQ_DISABLE_OFFSET;
+        if ((ctx.count & CpuContext.SOFTIRQ_MASK) == 0) {
+            try {
+                if (!ctx.inInterrupt() && pendingVolatile() != 0) {
+                    handleSoftirqs(ctx, false);
+                }
+            } finally {
+                unlockBh();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the loop
+
+    /**
+     * {@code handle_softirqs(ksirqd)}: the processing loop. The caller owns {@link #bhOwner}.
+     *
+     * <p>Takes the pending mask, serves its vectors lowest number first, and restarts while more
+     * is pending, fewer than {@link #MAX_SOFTIRQ_RESTART} passes were made, {@code jiffies} has not
+     * reached {@code start + MAX_SOFTIRQ_TIME}, and nobody asked for a reschedule. Anything left
+     * is handed to {@code ksoftirqd/N}.
+     */
+    void handleSoftirqs(CpuContext ctx, boolean ksirqd) {
+        final Clock clock = rt.clock;
+        final long end = clock.jiffies() + rt.maxSoftirqTime;
+        int maxRestart = MAX_SOFTIRQ_RESTART;
+        int snapshot = (int) PENDING.getAndSet(this, 0);
+        ctx.count += CpuContext.SOFTIRQ_OFFSET;
+        bump(STAT_INVOCATIONS);
+        if (ksirqd) {
+            bump(STAT_KSOFTIRQD_BATCHES);
+        }
+        try {
+            for (;;) {
+                bump(STAT_PASSES);
+                runPass(ctx, snapshot);
+                if (pendingVolatile() == 0) {
+                    return;
+                }
+                if (clock.jiffies() - end < 0 && !needResched() && --maxRestart != 0) {
+                    snapshot = (int) PENDING.getAndSet(this, 0);
+                    continue;
+                }
+                bump(STAT_HANDOFFS);
+                wakeKsoftirqd();
+                return;
+            }
+        } finally {
+            ctx.count -= CpuContext.SOFTIRQ_OFFSET;
+        }
+    }
+
+    private void runPass(CpuContext ctx, int snapshot) {
+        final int expected = ctx.count;
+        while (snapshot != 0) {
+            final int vector = Integer.numberOfTrailingZeros(snapshot);
+            snapshot &= snapshot - 1;
+            LONGS.setOpaque(vectorCounts, vector, (long) LONGS.getOpaque(vectorCounts, vector) + 1);
+            final Runnable action = rt.action(vector);
+            if (action != null) {
+                try {
+                    action.run();
+                } catch (Throwable t) {
+                    rt.reportError(rt.vectorName(vector) + " softirq on cpu " + id, t);
+                }
+            }
+            if (ctx.count != expected) {
+                rt.reportError("cpu " + id, new IllegalStateException(String.format(
+                        "huh, entered softirq %d %s with preempt_count %08x, exited with %s?",
+                        vector, rt.vectorName(vector), expected, ctx.countHex())));
+                ctx.count = expected;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- statistics
+
+    /** Adds one to a counter this CPU's bottom-half owner maintains. */
+    public void bump(int stat) {
+        LONGS.setOpaque(stats, stat, (long) LONGS.getOpaque(stats, stat) + 1);
+    }
+
+    public long stat(int stat) {
+        return (long) LONGS.getOpaque(stats, stat);
+    }
+
+    public long vectorCount(int vector) {
+        return (long) LONGS.getOpaque(vectorCounts, vector);
+    }
+
+    void countIpi() {
+        bump(STAT_IPIS);
+    }
+}

@@ -1,0 +1,131 @@
+package io.kdefer.internal;
+
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * {@code cpu/N}: the interrupt context of virtual CPU N. It runs the functions other threads
+ * send it (inter-processor calls, ticks, device interrupts) in hardirq context, one at a time,
+ * and after each one runs the CPU's pending softirqs on the way out ({@code irq_exit}).
+ *
+ * <p>Idle: when its inbox is empty it follows the kernel's idle strategy and parks (tickless:
+ * nothing wakes it but new work).
+ */
+final class CpuThread extends KThread implements Parker.Condition {
+    /** One queued call ({@code call_single_data}). */
+    static final class Ipi {
+        final Runnable fn;
+        final Thread waiter;          // F: null when nobody waits
+        Throwable error;              // written before done (release), read after (acquire)
+        volatile boolean done;        // A
+
+        Ipi(Runnable fn, Thread waiter) {
+            this.fn = fn;
+            this.waiter = waiter;
+        }
+    }
+
+    final Parker parker;                                            // F
+    private final Cpu cpu;                                          // F
+    private final ConcurrentLinkedQueue<Ipi> inbox = new ConcurrentLinkedQueue<>(); // A
+    private volatile boolean stop;                                  // A
+
+    CpuThread(KernelRuntime rt, Cpu cpu) {
+        super(rt, cpu.id, "cpu/" + cpu.id);
+        this.cpu = cpu;
+        this.parker = new Parker(rt.idleStrategy);
+        parker.bind(this);
+    }
+
+    /** Queues {@code fn} for hardirq context on this CPU; returns the request to wait on. */
+    Ipi send(Runnable fn, boolean wait) {
+        Ipi ipi = new Ipi(fn, wait ? Thread.currentThread() : null);
+        inbox.add(ipi);
+        parker.wake();
+        return ipi;
+    }
+
+    /** Runs {@code fn} as a nested hardirq on this thread (the caller is this thread). */
+    void runNested(Runnable fn) {
+        runHardirq(fn, null);
+    }
+
+    static void await(KernelRuntime rt, Ipi ipi) {
+        boolean interrupted = false;
+        while (!ipi.done) {
+            LockSupport.park(ipi);
+            if (Thread.interrupted()) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        Throwable t = ipi.error;
+        if (t instanceof RuntimeException) {
+            throw (RuntimeException) t;
+        }
+        if (t instanceof Error) {
+            throw (Error) t;
+        }
+    }
+
+    @Override
+    public boolean hasWork() {
+        return !inbox.isEmpty() || stop;
+    }
+
+    boolean inboxEmpty() {
+        return inbox.isEmpty();
+    }
+
+    void requestStop() {
+        stop = true;
+        LockSupport.unpark(this);
+    }
+
+    @Override
+    public void run() {
+        for (;;) {
+            Ipi ipi = inbox.poll();
+            if (ipi != null) {
+                cpu.countIpi();
+                runHardirq(ipi.fn, ipi);
+                continue;
+            }
+            if (stop) {
+                return;
+            }
+            parker.idle(this, 0);
+        }
+    }
+
+    private void runHardirq(Runnable fn, Ipi ipi) {
+        final CpuContext c = ctx;
+        c.count += CpuContext.HARDIRQ_OFFSET;
+        final int expected = c.count;
+        try {
+            fn.run();
+        } catch (Throwable t) {
+            if (ipi != null && ipi.waiter != null) {
+                ipi.error = t;
+            } else {
+                rt.reportError("hardirq on cpu " + cpu.id, t);
+            }
+        } finally {
+            if (c.count != expected) {
+                rt.reportError("cpu " + cpu.id, new IllegalStateException(
+                        "hardirq handler changed preempt_count from "
+                                + String.format("%08x", expected) + " to " + c.countHex()));
+                c.count = expected;
+            }
+            cpu.irqExit(c, this);
+            if (ipi != null) {
+                ipi.done = true;
+                if (ipi.waiter != null) {
+                    LockSupport.unpark(ipi.waiter);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+package io.kdefer.internal;
+
+/**
+ * A thread the kernel started and owns ({@code cpu/N}, {@code ksoftirqd/N}). It carries its
+ * {@link CpuContext} in a field, so the hot path finds it without a thread-local lookup.
+ */
+public abstract class KThread extends Thread {
+    /** F: the runtime that started this thread. */
+    final KernelRuntime rt;
+    /** F: this thread's context; its CPU never changes. */
+    final CpuContext ctx;
+
+    KThread(KernelRuntime rt, int cpu, String name) {
+        super(name);
+        this.rt = rt;
+        this.ctx = new CpuContext(cpu, true);
+        setDaemon(true);
+    }
+}

@@ -1,0 +1,412 @@
+package io.kdefer.internal;
+
+import io.kdefer.Clock;
+import io.kdefer.ErrorHandler;
+import io.kdefer.IdleStrategy;
+import io.kdefer.softirq.SoftirqVector;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.Function;
+
+/**
+ * The engine behind {@code io.kdefer.Kernel}: the virtual CPUs, the per-thread contexts, the
+ * softirq action table, inter-processor calls, the tick, and the lifecycle.
+ *
+ * <h2>Implementation overview</h2>
+ *
+ * <p><b>Contexts.</b> A kdefer thread carries its {@link CpuContext} in a field; any other thread
+ * (a "task") gets one from a thread-local on first use, with a home CPU derived from its thread
+ * id, which {@link #workOnCpu} may override for the duration of a call.
+ *
+ * <p><b>Lifecycle.</b> {@code RUNNING -> CLOSING -> CLOSED}, forward only. In CLOSING, calls from
+ * foreign threads that would add work are refused, while kdefer threads (callbacks) go on adding
+ * work so that nothing already accepted is lost; the closer repeats drain rounds until a round
+ * sees no activity, then stops and joins every thread. In CLOSED every call is refused.
+ *
+ * <p><b>Deviations from Linux.</b> {@code work_on_cpu} runs the function on the calling thread with
+ * its current CPU switched, not on a kworker of that CPU. {@code smp_call_function_single} to the
+ * caller's own CPU from its {@code cpu/N} thread runs nested, as a local call does in the kernel;
+ * from any other thread it is queued to {@code cpu/N}.
+ */
+public final class KernelRuntime {
+    public static final int NR_SOFTIRQS = 10;
+
+    static final int RUNNING = 0;
+    static final int CLOSING = 1;
+    static final int CLOSED = 2;
+
+    private static final VarHandle STATE;
+    private static final SoftirqVector[] VECTORS = SoftirqVector.values();
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(KernelRuntime.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    public final int nrCpus;                 // F
+    public final int hz;                     // F
+    public final Clock clock;                // F
+    public final boolean faithful;           // F
+    public final long maxSoftirqTime;        // F: msecs_to_jiffies(2)
+    final IdleStrategy idleStrategy;         // F
+    private final ErrorHandler errorHandler; // F
+    final WaitQueue waitQueue = new WaitQueue();  // F
+    private final Cpu[] cpus;                // F
+    private final AtomicReferenceArray<Runnable> actions = new AtomicReferenceArray<>(NR_SOFTIRQS); // A
+    private final boolean[] owned = new boolean[NR_SOFTIRQS];  // L: guarded by this
+    private final ThreadLocal<CpuContext> foreign;              // F
+    private final AtomicLong errors = new AtomicLong();         // A
+    private final Object[] extensions = new Object[8];          // L: guarded by this
+    @SuppressWarnings("unused")
+    private volatile int state;                                 // A: RUNNING, CLOSING, CLOSED
+
+    public KernelRuntime(int nrCpus, int hz, Clock clock, boolean faithful, IdleStrategy idle,
+                         ErrorHandler errorHandler) {
+        this.nrCpus = nrCpus;
+        this.hz = hz;
+        this.clock = clock;
+        this.faithful = faithful;
+        this.idleStrategy = idle;
+        this.errorHandler = errorHandler;
+        this.maxSoftirqTime = msecsToJiffies(2);
+        this.foreign = ThreadLocal.withInitial(
+                () -> new CpuContext((int) Math.floorMod(Thread.currentThread().getId(), (long) nrCpus), false));
+        this.cpus = new Cpu[nrCpus];
+        for (int i = 0; i < nrCpus; i++) {
+            cpus[i] = new Cpu(this, i);
+        }
+        // the vectors kdefer serves itself; their actions are installed by their mechanisms
+        owned[SoftirqVector.HI.ordinal()] = true;
+        owned[SoftirqVector.TIMER.ordinal()] = true;
+        owned[SoftirqVector.TASKLET.ordinal()] = true;
+    }
+
+    /** Starts every CPU's threads. */
+    public void start() {
+        for (Cpu c : cpus) {
+            c.cpuThread.start();
+            c.ksoftirqd.start();
+        }
+    }
+
+    // ---------------------------------------------------------------- contexts and CPUs
+
+    /** The calling thread's context for this kernel. */
+    public CpuContext context() {
+        Thread t = Thread.currentThread();
+        if (t instanceof KThread) {
+            KThread k = (KThread) t;
+            if (k.rt == this) {
+                return k.ctx;
+            }
+        }
+        return foreign.get();
+    }
+
+    public Cpu cpu(int id) {
+        return cpus[id];
+    }
+
+    public Cpu currentCpu(CpuContext ctx) {
+        return cpus[ctx.cpu];
+    }
+
+    public void checkCpu(int cpu) {
+        if (cpu < 0 || cpu >= nrCpus) {
+            throw new IllegalArgumentException("cpu " + cpu + " does not exist (nr_cpus=" + nrCpus + ")");
+        }
+    }
+
+    /** {@code msecs_to_jiffies}: rounds up. */
+    public long msecsToJiffies(long ms) {
+        if (ms < 0) {
+            return 0;
+        }
+        return (ms * hz + 999) / 1000;
+    }
+
+    /** {@code jiffies_to_msecs}: exact when HZ divides 1000, rounded up otherwise. */
+    public long jiffiesToMsecs(long j) {
+        if (1000 % hz == 0) {
+            return j * (1000 / hz);
+        }
+        return (j * 1000 + hz - 1) / hz;
+    }
+
+    // ---------------------------------------------------------------- softirq table
+
+    public Runnable action(int vector) {
+        return actions.getAcquire(vector);
+    }
+
+    /** {@code open_softirq} for a user: refused for vectors kdefer owns or already opened. */
+    public synchronized void open(SoftirqVector vector, Runnable action) {
+        checkOpen();
+        int v = vector.ordinal();
+        if (owned[v]) {
+            throw new IllegalStateException("open_softirq(" + vector + "): kdefer owns this vector");
+        }
+        if (actions.get(v) != null) {
+            throw new IllegalStateException("open_softirq(" + vector
+                    + "): the vector already has an action (open_softirq is done once, at boot)");
+        }
+        actions.setRelease(v, action);
+    }
+
+    /** Installs the action of a vector kdefer itself serves (HI, TIMER, TASKLET). */
+    public synchronized void openOwned(SoftirqVector vector, Runnable action) {
+        int v = vector.ordinal();
+        if (actions.get(v) != null) {
+            throw new IllegalStateException("open_softirq(" + vector + "): already opened");
+        }
+        owned[v] = true;
+        actions.setRelease(v, action);
+    }
+
+    public String vectorName(int vector) {
+        return VECTORS[vector].name();
+    }
+
+    /** {@code raise_softirq()} on the caller's CPU. */
+    public void raise(SoftirqVector vector) {
+        CpuContext ctx = context();
+        checkAccepting(ctx);
+        cpus[ctx.cpu].raise(vector.ordinal(), ctx);
+    }
+
+    /**
+     * Per-kernel singleton of a mechanism (the tasklet engine, later the timer bases...), created
+     * on first use.
+     */
+    @SuppressWarnings("unchecked")
+    public synchronized <T> T extension(int slot, Function<KernelRuntime, T> factory) {
+        Object e = extensions[slot];
+        if (e == null) {
+            e = factory.apply(this);
+            extensions[slot] = e;
+        }
+        return (T) e;
+    }
+
+    // ---------------------------------------------------------------- bottom halves
+
+    public void localBhDisable() {
+        CpuContext ctx = context();
+        checkOpen();
+        if (ctx.inHardirq()) {
+            throw new IllegalStateException("local_bh_disable() called from hardirq context (the kernel WARNs)");
+        }
+        cpus[ctx.cpu].localBhDisable(ctx, Thread.currentThread());
+    }
+
+    public void localBhEnable() {
+        CpuContext ctx = context();
+        if (ctx.inHardirq()) {
+            throw new IllegalStateException("local_bh_enable() called from hardirq context (the kernel WARNs)");
+        }
+        if ((ctx.count & CpuContext.SOFTIRQ_MASK) < CpuContext.SOFTIRQ_DISABLE_OFFSET
+                || ((ctx.count & CpuContext.SOFTIRQ_MASK) == CpuContext.SOFTIRQ_OFFSET)) {
+            throw new IllegalStateException("local_bh_enable() without a matching local_bh_disable() on this thread"
+                    + " (preempt_count " + ctx.countHex() + ")");
+        }
+        cpus[ctx.cpu].localBhEnable(ctx);
+    }
+
+    // ---------------------------------------------------------------- cross-CPU calls
+
+    /** {@code smp_call_function_single(cpu, fn, wait)}: runs {@code fn} in hardirq context on cpu. */
+    public void smpCallFunctionSingle(int cpu, Runnable fn, boolean wait) {
+        checkCpu(cpu);
+        CpuContext ctx = context();
+        checkAccepting(ctx);
+        Cpu target = cpus[cpu];
+        Thread me = Thread.currentThread();
+        if (me == target.cpuThread) {
+            target.cpuThread.runNested(fn);
+            return;
+        }
+        if (wait && ctx.inHardirq()) {
+            throw new IllegalStateException("smp_call_function_single(" + cpu
+                    + ", wait=true) from hardirq context would deadlock (the kernel WARNs)");
+        }
+        CpuThread.Ipi ipi = target.cpuThread.send(fn, wait);
+        if (wait) {
+            CpuThread.await(this, ipi);
+        }
+    }
+
+    /** {@code work_on_cpu(cpu, fn)}: runs {@code fn} in task context on {@code cpu}, on this thread. */
+    public <T> T workOnCpu(int cpu, Callable<T> fn) {
+        checkCpu(cpu);
+        CpuContext ctx = context();
+        checkAccepting(ctx);
+        if (!ctx.inTask() || ctx.inSoftirq()) {
+            throw new IllegalStateException("work_on_cpu(" + cpu + ") sleeps: not allowed in atomic context"
+                    + " (preempt_count " + ctx.countHex() + ")");
+        }
+        int saved = ctx.cpu;
+        ctx.cpu = cpu;
+        try {
+            return fn.call();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Exception e) {
+            throw new CompletionException(e);
+        } finally {
+            ctx.cpu = saved;
+        }
+    }
+
+    /** One timer tick on every CPU: a hardirq that ends with irq_exit. Called by the clock. */
+    public void tick() {
+        if ((int) STATE.getVolatile(this) == CLOSED) {
+            return;
+        }
+        Thread me = Thread.currentThread();
+        CpuThread.Ipi[] sent = new CpuThread.Ipi[nrCpus];
+        for (int i = 0; i < nrCpus; i++) {
+            Cpu c = cpus[i];
+            if (me == c.cpuThread) {
+                c.cpuThread.runNested(TICK);
+            } else {
+                sent[i] = c.cpuThread.send(TICK, true);
+            }
+        }
+        for (CpuThread.Ipi ipi : sent) {
+            if (ipi != null) {
+                CpuThread.await(this, ipi);
+            }
+        }
+    }
+
+    private static final Runnable TICK = () -> {
+        // update_process_times(): timer expiry and scheduler ticks come with later mechanisms;
+        // the irq_exit that follows runs whatever softirqs are pending on this CPU.
+    };
+
+    // ---------------------------------------------------------------- errors
+
+    public void reportError(Object source, Throwable error) {
+        errors.incrementAndGet();
+        try {
+            errorHandler.onError(source, error);
+        } catch (Throwable ignored) {
+            // an error handler that throws must not take a kdefer thread down
+        }
+    }
+
+    public long errorCount() {
+        return errors.get();
+    }
+
+    public WaitQueue waitQueue() {
+        return waitQueue;
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    public boolean isClosing() {
+        return (int) STATE.getVolatile(this) != RUNNING;
+    }
+
+    public boolean isClosed() {
+        return (int) STATE.getVolatile(this) == CLOSED;
+    }
+
+    /** Refuses every call once the kernel is closed. */
+    public void checkOpen() {
+        if ((int) STATE.getVolatile(this) == CLOSED) {
+            throw new IllegalStateException("kernel is closed");
+        }
+    }
+
+    /** Refuses new work from foreign threads once close() began, and every call once closed. */
+    public void checkAccepting(CpuContext ctx) {
+        int s = (int) STATE.getVolatile(this);
+        if (s == RUNNING) {
+            return;
+        }
+        if (s == CLOSED) {
+            throw new IllegalStateException("kernel is closed");
+        }
+        if (!ctx.kdeferThread) {
+            throw new IllegalStateException("kernel is closing: no new work is accepted from outside its threads");
+        }
+    }
+
+    /**
+     * Runs everything still queued, stops and joins every thread. Idempotent; a second caller
+     * waits for the first to finish.
+     */
+    public void close() {
+        CpuContext ctx = context();
+        if (ctx.kdeferThread) {
+            throw new IllegalStateException("Kernel.close() called from " + Thread.currentThread().getName()
+                    + ": a kernel cannot be closed from its own threads (it joins them)");
+        }
+        if (!STATE.compareAndSet(this, RUNNING, CLOSING)) {
+            waitQueue.await(this, this::isClosed);
+            return;
+        }
+        try {
+            drain();
+        } finally {
+            for (Cpu c : cpus) {
+                c.cpuThread.requestStop();
+                c.ksoftirqd.requestStop();
+            }
+            boolean interrupted = false;
+            for (Cpu c : cpus) {
+                interrupted |= join(c.cpuThread);
+                interrupted |= join(c.ksoftirqd);
+            }
+            STATE.setVolatile(this, CLOSED);
+            waitQueue.wakeAll(this);
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Drain rounds until a whole round saw no softirq invocation and no foreign call. */
+    private void drain() {
+        for (int quiet = 0; quiet < 2; ) {
+            long before = activity();
+            for (Cpu c : cpus) {
+                // flushes the inbox in FIFO order; its irq_exit runs what is pending if it can
+                CpuThread.await(this, c.cpuThread.send(() -> { }, true));
+                waitQueue.await(c, () -> c.pendingVolatile() == 0 && !c.bhOwned());
+            }
+            long after = activity();
+            quiet = (after - before == nrCpus) ? quiet + 1 : 0;
+        }
+    }
+
+    private long activity() {
+        long sum = 0;
+        for (Cpu c : cpus) {
+            sum += c.stat(Cpu.STAT_IPIS) + c.stat(Cpu.STAT_INVOCATIONS);
+        }
+        return sum;
+    }
+
+    private static boolean join(Thread t) {
+        boolean interrupted = false;
+        for (;;) {
+            try {
+                t.join();
+                return interrupted;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+    }
+}

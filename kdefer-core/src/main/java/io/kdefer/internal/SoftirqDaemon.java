@@ -1,0 +1,61 @@
+package io.kdefer.internal;
+
+/**
+ * {@code ksoftirqd/N}: runs CPU N's softirqs when they were raised from task context, or when an
+ * invocation of the loop ran out of its 10-pass / 2 ms budget.
+ *
+ * <p>Each batch is one call of the loop with the same limits ({@code run_ksoftirqd} calls
+ * {@code handle_softirqs(true)}); between batches it calls the equivalent of
+ * {@code cond_resched()}: it yields the host CPU when a reschedule was asked for.
+ *
+ * <p>Idle: parks (or spins, per the idle strategy) while nothing is pending or another thread
+ * owns the CPU's bottom halves; the owner wakes it when it releases with work left.
+ */
+final class SoftirqDaemon extends KThread implements Parker.Condition {
+    final Parker parker;            // F
+    private final Cpu cpu;          // F
+    private volatile boolean stop;  // A
+
+    SoftirqDaemon(KernelRuntime rt, Cpu cpu) {
+        super(rt, cpu.id, "ksoftirqd/" + cpu.id);
+        this.cpu = cpu;
+        this.parker = new Parker(rt.idleStrategy);
+        parker.bind(this);
+    }
+
+    @Override
+    public boolean hasWork() {
+        return (cpu.pendingVolatile() != 0 && !cpu.bhOwned()) || stop;
+    }
+
+    void requestStop() {
+        stop = true;
+        java.util.concurrent.locks.LockSupport.unpark(this);
+    }
+
+    @Override
+    public void run() {
+        final Cpu c = cpu;
+        for (;;) {
+            if (c.pendingVolatile() != 0 && c.tryLockBh(this)) {
+                try {
+                    // ksoftirqd got the CPU: the reschedule request that sent work here is served
+                    c.clearNeedResched();
+                    if (c.pendingVolatile() != 0) {
+                        c.handleSoftirqs(ctx, true);
+                    }
+                } finally {
+                    c.unlockBh();
+                }
+                if (c.needResched()) {
+                    Thread.yield();   // cond_resched()
+                }
+                continue;
+            }
+            if (stop && c.pendingVolatile() == 0) {
+                return;
+            }
+            parker.idle(this, 0);
+        }
+    }
+}

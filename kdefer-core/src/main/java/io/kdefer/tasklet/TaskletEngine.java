@@ -1,0 +1,93 @@
+package io.kdefer.tasklet;
+
+import io.kdefer.internal.Cpu;
+import io.kdefer.internal.CpuContext;
+import io.kdefer.internal.KernelRuntime;
+import io.kdefer.softirq.SoftirqVector;
+
+/**
+ * The tasklet machinery of one kernel: the per-CPU lists of both vectors and the two softirq
+ * actions that run them ({@code tasklet_action} for TASKLET, {@code tasklet_hi_action} for HI).
+ * Created with the kernel's first tasklet.
+ */
+final class TaskletEngine {
+    private static final int EXTENSION_SLOT = 0;
+
+    final KernelRuntime rt;            // F
+    final TaskletList[] normal;        // F: per CPU, TASKLET_SOFTIRQ
+    final TaskletList[] hi;            // F: per CPU, HI_SOFTIRQ
+
+    private TaskletEngine(KernelRuntime rt) {
+        this.rt = rt;
+        this.normal = lists(rt.nrCpus);
+        this.hi = lists(rt.nrCpus);
+        rt.openOwned(SoftirqVector.HI, new Action(hi, SoftirqVector.HI.ordinal()));
+        rt.openOwned(SoftirqVector.TASKLET, new Action(normal, SoftirqVector.TASKLET.ordinal()));
+    }
+
+    static TaskletEngine of(KernelRuntime rt) {
+        return rt.extension(EXTENSION_SLOT, TaskletEngine::new);
+    }
+
+    private static TaskletList[] lists(int n) {
+        TaskletList[] l = new TaskletList[n];
+        for (int i = 0; i < n; i++) {
+            l[i] = new TaskletList();
+        }
+        return l;
+    }
+
+    /**
+     * {@code tasklet_action_common()}: runs on the thread that owns the CPU's bottom halves.
+     *
+     * <p>Detaches the CPU's list; tasklets scheduled from here on (callbacks included) go to the
+     * fresh list and wait for the next invocation of the vector. For each detached tasklet, in
+     * FIFO order: take RUN; if that worked and the tasklet is enabled, clear SCHED and call it,
+     * then drop RUN. Otherwise (running on another CPU, or disabled) put it back at the tail and
+     * re-raise the vector without waking ksoftirqd: the end of the softirq loop decides.
+     */
+    private final class Action implements Runnable {
+        private final TaskletList[] lists;
+        private final int vector;
+
+        Action(TaskletList[] lists, int vector) {
+            this.lists = lists;
+            this.vector = vector;
+        }
+
+        @Override
+        public void run() {
+            final CpuContext ctx = rt.context();
+            final Cpu cpu = rt.currentCpu(ctx);
+            final TaskletList list = lists[ctx.cpu];
+            Tasklet t = list.detachFifo();
+            while (t != null) {
+                final Tasklet next = t.next;
+                t.next = null;
+                if (t.tryLock()) {
+                    if (t.countVolatile() == 0) {
+                        if (t.clearSchedForRun()) {
+                            cpu.bump(Cpu.STAT_TASKLET_RUNS);
+                            t.invoke(ctx);
+                        } else {
+                            rt.reportError(t, new IllegalStateException(
+                                    "tasklet on the list without SCHED set; not called (the kernel WARNs once)"));
+                        }
+                        t.unlock();
+                        t = next;
+                        continue;
+                    }
+                    t.unlock();
+                }
+                if (rt.isClosing() && t.countVolatile() != 0) {
+                    t.dropOnClose();
+                } else {
+                    cpu.bump(Cpu.STAT_TASKLET_REQUEUES);
+                    list.push(t);
+                    cpu.raiseIrqoff(vector);
+                }
+                t = next;
+            }
+        }
+    }
+}

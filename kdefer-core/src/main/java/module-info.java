@@ -1,0 +1,9 @@
+/**
+ * kdefer: the Linux kernel's deferred-work mechanisms on the JVM, with the kernel's semantics.
+ * Only the API packages are exported; {@code io.kdefer.internal} is not.
+ */
+module io.kdefer.core {
+    exports io.kdefer;
+    exports io.kdefer.softirq;
+    exports io.kdefer.tasklet;
+}
