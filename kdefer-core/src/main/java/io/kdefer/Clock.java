@@ -51,6 +51,15 @@ public abstract class Clock {
 
     abstract void onBind(Runnable tickHook);
 
+    /**
+     * The {@link System#nanoTime()} at which {@code jiffies} reaches {@code j}, for an idle CPU that
+     * must wake up to expire a timer; {@code 0} when the clock does not move by itself (a
+     * {@link ManualClock} delivers its ticks).
+     */
+    public long nanoTimeOf(long j) {
+        return 0;
+    }
+
     /** Real time at HZ. */
     static final class SystemClock extends Clock {
         private long startNanos;
@@ -58,6 +67,14 @@ public abstract class Clock {
         @Override
         void onBind(Runnable tickHook) {
             startNanos = System.nanoTime();
+        }
+
+        @Override
+        public long nanoTimeOf(long j) {
+            long ticks = j - initialJiffiesValue();
+            long hz = hz();
+            long t = startNanos + (ticks / hz) * 1_000_000_000L + (ticks % hz) * 1_000_000_000L / hz;
+            return t == 0 ? 1 : t;
         }
 
         @Override

@@ -167,6 +167,42 @@ public final class Kernel implements AutoCloseable {
         return rt.jiffiesToMsecs(j);
     }
 
+    /** {@code usecs_to_jiffies()}: rounds up. */
+    public long usecsToJiffies(long us) {
+        return Jiffies.usecsToJiffies(us, rt.hz);
+    }
+
+    /** {@code round_jiffies()} for the caller's CPU (see {@link Jiffies#roundJiffies}). */
+    public long roundJiffies(long j) {
+        return Jiffies.roundJiffies(j, smpProcessorId(), rt.hz, jiffies());
+    }
+
+    /** {@code round_jiffies_up()} for the caller's CPU. */
+    public long roundJiffiesUp(long j) {
+        return Jiffies.roundJiffiesUp(j, smpProcessorId(), rt.hz, jiffies());
+    }
+
+    /**
+     * {@code schedule_timeout()} in {@code TASK_INTERRUPTIBLE} state: sleeps until {@code timeout}
+     * jiffies have passed (a kernel timer wakes the caller) or the thread is interrupted (the
+     * kernel's signal). Returns the jiffies left, 0 when the full timeout passed.
+     * {@link Jiffies#MAX_SCHEDULE_TIMEOUT} sleeps until interrupted. Task context only.
+     */
+    public long scheduleTimeout(long timeout) {
+        return Sleeps.scheduleTimeout(this, rt, timeout, true);
+    }
+
+    /**
+     * {@code msleep()}: sleeps, uninterruptibly, at least {@code msecsToJiffies(ms) + 1} jiffies, so
+     * never less than {@code ms}. Task context only.
+     */
+    public void msleep(long ms) {
+        long left = rt.msecsToJiffies(ms) + 1;
+        while (left > 0) {
+            left = Sleeps.scheduleTimeout(this, rt, left, false);
+        }
+    }
+
     // ---------------------------------------------------------------- context
 
     /** {@code smp_processor_id()}: the calling thread's current virtual CPU. */

@@ -23,8 +23,10 @@ public final class KernelStats {
         TASKLET_RUNS(Cpu.STAT_TASKLET_RUNS),
         /** Tasklets skipped and put back on the list (running elsewhere, or disabled). */
         TASKLET_REQUEUES(Cpu.STAT_TASKLET_REQUEUES),
-        /** Functions run by {@code cpu/N} in hardirq context. */
-        HARDIRQS(Cpu.STAT_IPIS);
+        /** Functions run by {@code cpu/N} in hardirq context (ticks included). */
+        HARDIRQS(Cpu.STAT_IPIS),
+        /** Timer ticks handled ({@code ManualClock} ticks, or a tickless CPU waking for a timer). */
+        TICKS(Cpu.STAT_TICKS);
 
         final int index;
 

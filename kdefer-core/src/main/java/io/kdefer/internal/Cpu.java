@@ -56,7 +56,8 @@ public final class Cpu {
     public static final int STAT_TASKLET_RUNS = 5;
     public static final int STAT_TASKLET_REQUEUES = 6;
     public static final int STAT_IPIS = 7;
-    public static final int NR_STATS = 8;
+    public static final int STAT_TICKS = 8;
+    public static final int NR_STATS = 9;
 
     private static final VarHandle PENDING;
     private static final VarHandle BH_OWNER;
@@ -88,10 +89,13 @@ public final class Cpu {
 
     final CpuThread cpuThread;        // F
     final SoftirqDaemon ksoftirqd;    // F
+    /** F: this CPU's tick ({@code update_process_times}), run in hardirq context. */
+    final Runnable tick;
 
     Cpu(KernelRuntime rt, int id) {
         this.rt = rt;
         this.id = id;
+        this.tick = () -> rt.tickHardirq(this);
         this.cpuThread = new CpuThread(rt, this);
         this.ksoftirqd = new SoftirqDaemon(rt, this);
     }
@@ -294,5 +298,19 @@ public final class Cpu {
 
     void countIpi() {
         bump(STAT_IPIS);
+    }
+
+    private long activityAtLastTick;   // O: cpu/N only
+
+    /**
+     * Called by the tick on {@code cpu/N}: true if the CPU did anything besides ticking since the
+     * previous tick (an idle, tickless CPU would not have been ticked).
+     */
+    boolean awakeSinceLastTick() {
+        bump(STAT_TICKS);
+        long activity = stat(STAT_IPIS) - stat(STAT_TICKS) + stat(STAT_INVOCATIONS);
+        boolean awake = activity != activityAtLastTick;
+        activityAtLastTick = activity;
+        return awake;
     }
 }

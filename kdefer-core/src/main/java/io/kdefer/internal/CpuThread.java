@@ -72,7 +72,17 @@ final class CpuThread extends KThread implements Parker.Condition {
 
     @Override
     public boolean hasWork() {
-        return !inbox.isEmpty() || stop;
+        return !inbox.isEmpty() || stop || timerDue();
+    }
+
+    /** True when a timer that may wake this idle CPU is due (only with a clock that moves by itself). */
+    private boolean timerDue() {
+        TimerHooks hooks = rt.timerHooks();
+        if (hooks == null) {
+            return false;
+        }
+        long next = hooks.nextWakeup(cpu.id);
+        return next != Long.MAX_VALUE && rt.clock.nanoTimeOf(next) != 0 && rt.clock.jiffies() - next >= 0;
     }
 
     boolean inboxEmpty() {
@@ -96,8 +106,23 @@ final class CpuThread extends KThread implements Parker.Condition {
             if (stop) {
                 return;
             }
-            parker.idle(this, 0);
+            if (timerDue()) {
+                cpu.countIpi();
+                runHardirq(cpu.tick, null);   // the tick a busy CPU would have had
+                continue;
+            }
+            parker.idle(this, idleDeadline());
         }
+    }
+
+    /** Tickless idle: sleep until the next timer that may wake this CPU, or until woken. */
+    private long idleDeadline() {
+        TimerHooks hooks = rt.timerHooks();
+        if (hooks == null) {
+            return 0;
+        }
+        long next = hooks.nextWakeup(cpu.id);
+        return next == Long.MAX_VALUE ? 0 : rt.clock.nanoTimeOf(next);
     }
 
     private void runHardirq(Runnable fn, Ipi ipi) {
@@ -118,6 +143,9 @@ final class CpuThread extends KThread implements Parker.Condition {
                         "hardirq handler changed preempt_count from "
                                 + String.format("%08x", expected) + " to " + c.countHex()));
                 c.count = expected;
+            }
+            if (fn != cpu.tick) {
+                rt.otherHardirq(cpu);
             }
             cpu.irqExit(c, this);
             if (ipi != null) {

@@ -67,6 +67,7 @@ public final class KernelRuntime {
     private final Object[] extensions = new Object[8];          // L: guarded by this
     @SuppressWarnings("unused")
     private volatile int state;                                 // A: RUNNING, CLOSING, CLOSED
+    private volatile TimerHooks timerHooks;                     // A: set once by the timer wheel
 
     public KernelRuntime(int nrCpus, int hz, Clock clock, boolean faithful, IdleStrategy idle,
                          ErrorHandler errorHandler) {
@@ -275,9 +276,9 @@ public final class KernelRuntime {
         for (int i = 0; i < nrCpus; i++) {
             Cpu c = cpus[i];
             if (me == c.cpuThread) {
-                c.cpuThread.runNested(TICK);
+                c.cpuThread.runNested(c.tick);
             } else {
-                sent[i] = c.cpuThread.send(TICK, true);
+                sent[i] = c.cpuThread.send(c.tick, true);
             }
         }
         for (CpuThread.Ipi ipi : sent) {
@@ -287,10 +288,42 @@ public final class KernelRuntime {
         }
     }
 
-    private static final Runnable TICK = () -> {
-        // update_process_times(): timer expiry and scheduler ticks come with later mechanisms;
-        // the irq_exit that follows runs whatever softirqs are pending on this CPU.
-    };
+    /**
+     * The tick's hardirq work on one CPU ({@code update_process_times}): raise TIMER_SOFTIRQ when
+     * a timer base has expired timers; the irq_exit that follows runs it.
+     */
+    void tickHardirq(Cpu cpu) {
+        boolean awake = cpu.awakeSinceLastTick();
+        TimerHooks hooks = timerHooks;
+        if (hooks != null && hooks.tick(cpu.id, clock.jiffies(), awake)) {
+            cpu.raiseIrqoff(SoftirqVector.TIMER.ordinal());
+        }
+    }
+
+    /** At the exit of a hardirq other than the tick: the CPU is awake, so due deferrable timers run. */
+    void otherHardirq(Cpu cpu) {
+        TimerHooks hooks = timerHooks;
+        if (hooks != null && hooks.deferrableDue(cpu.id, clock.jiffies())) {
+            cpu.raiseIrqoff(SoftirqVector.TIMER.ordinal());
+        }
+    }
+
+    /** Installs the timer wheel's hooks (once). */
+    public synchronized void setTimerHooks(TimerHooks hooks) {
+        if (timerHooks != null) {
+            throw new IllegalStateException("timer hooks already installed");
+        }
+        timerHooks = hooks;
+    }
+
+    TimerHooks timerHooks() {
+        return timerHooks;
+    }
+
+    /** Wakes {@code cpu/N} so that it re-reads its next timer expiry (leaving tickless idle). */
+    public void kickCpu(int cpu) {
+        cpus[cpu].cpuThread.parker.wake();
+    }
 
     // ---------------------------------------------------------------- errors
 

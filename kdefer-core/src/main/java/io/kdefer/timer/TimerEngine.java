@@ -1,0 +1,155 @@
+package io.kdefer.timer;
+
+import io.kdefer.internal.CpuContext;
+import io.kdefer.internal.KernelRuntime;
+import io.kdefer.internal.TimerHooks;
+import io.kdefer.softirq.SoftirqVector;
+
+import java.util.function.Consumer;
+
+/**
+ * The timer machinery of one kernel: two wheels per CPU (normal and deferrable), the TIMER softirq
+ * action ({@code run_timer_softirq}), and the hooks the tick and the idle loop call. Created with
+ * the kernel's first timer.
+ */
+final class TimerEngine implements TimerHooks {
+    private static final int EXTENSION_SLOT = 1;
+
+    /** Marks a timer that is moving between wheels ({@code TIMER_MIGRATING}). */
+    static final TimerWheel MIGRATING = new TimerWheel(-1, false, 1000, 0);
+
+    final KernelRuntime rt;            // F
+    private final TimerWheel[] normal;         // F: per CPU
+    private final TimerWheel[] deferrable;     // F: per CPU
+
+    private TimerEngine(KernelRuntime rt) {
+        this.rt = rt;
+        long now = rt.clock.jiffies();
+        normal = new TimerWheel[rt.nrCpus];
+        deferrable = new TimerWheel[rt.nrCpus];
+        for (int c = 0; c < rt.nrCpus; c++) {
+            normal[c] = new TimerWheel(c, false, rt.hz, now);
+            deferrable[c] = new TimerWheel(c, true, rt.hz, now);
+        }
+        rt.openOwned(SoftirqVector.TIMER, this::runTimerSoftirq);
+        rt.setTimerHooks(this);
+    }
+
+    static TimerEngine of(KernelRuntime rt) {
+        return rt.extension(EXTENSION_SLOT, TimerEngine::new);
+    }
+
+    TimerWheel wheel(int cpu, boolean deferrableWheel) {
+        return deferrableWheel ? deferrable[cpu] : normal[cpu];
+    }
+
+    // ---------------------------------------------------------------- hooks (hardirq / idle)
+
+    @Override
+    public boolean tick(int cpu, long jiffies, boolean awake) {
+        return due(normal[cpu], jiffies) || (awake && due(deferrable[cpu], jiffies));
+    }
+
+    @Override
+    public boolean deferrableDue(int cpu, long jiffies) {
+        return due(deferrable[cpu], jiffies);
+    }
+
+    @Override
+    public long nextWakeup(int cpu) {
+        TimerWheel w = normal[cpu];
+        long next = w.nextExpiryAcquire();
+        return next == Long.MAX_VALUE ? next : w.nextExpiryExact();
+    }
+
+    private static boolean due(TimerWheel w, long jiffies) {
+        long next = w.nextExpiryAcquire();
+        return next != Long.MAX_VALUE && jiffies - next >= 0;
+    }
+
+    /**
+     * After an arm: if the timer became its wheel's earliest and another thread is that CPU's
+     * interrupt context, wake it so that it re-reads its idle deadline (leaving tickless idle).
+     */
+    void kickIfEarliest(TimerWheel w) {
+        if (!w.deferrable && rt.clock.nanoTimeOf(w.nextExpiryAcquire()) != 0) {
+            rt.kickCpu(w.cpu);
+        }
+    }
+
+    // ---------------------------------------------------------------- expiry (TIMER_SOFTIRQ)
+
+    private void runTimerSoftirq() {
+        CpuContext ctx = rt.context();
+        runTimers(normal[ctx.cpu], ctx);
+        runTimers(deferrable[ctx.cpu], ctx);
+    }
+
+    /** {@code __run_timer_base()} / {@code __run_timers()}. */
+    private void runTimers(TimerWheel w, CpuContext ctx) {
+        long next = w.nextExpiryAcquire();
+        if (next == Long.MAX_VALUE || rt.clock.jiffies() - next < 0) {
+            return;
+        }
+        w.lock();
+        try {
+            if (w.running != null) {
+                return;
+            }
+            for (;;) {
+                long jiffies = rt.clock.jiffies();
+                if (jiffies - w.clk < 0 || jiffies - w.nextExpiry < 0) {
+                    break;
+                }
+                int levels = w.collectExpired();
+                // while callbacks run, clk is one ahead, so a re-arm at "now" goes to the next tick
+                w.clk++;
+                w.recalcNextExpiry();
+                while (levels-- > 0) {
+                    expireTimers(w, levels, ctx);
+                }
+            }
+        } finally {
+            w.unlock();
+        }
+    }
+
+    /** {@code expire_timers()}: the collected list of one level, most recently armed first. */
+    private void expireTimers(TimerWheel w, int level, CpuContext ctx) {
+        for (;;) {
+            KernelTimer t = w.expiring[level];
+            if (t == null) {
+                return;
+            }
+            w.running = t;
+            w.detachIfPending(t);
+            Consumer<KernelTimer> fn = t.function();
+            if (fn == null) {
+                w.running = null;
+                continue;
+            }
+            w.unlock();
+            try {
+                t.invoke(fn, ctx);
+            } finally {
+                w.lock();
+                w.running = null;
+                rt.waitQueue().wakeAll(t);
+            }
+        }
+    }
+
+    /** True while {@code t}'s callback runs on the wheel that owns it. */
+    boolean isRunning(KernelTimer t) {
+        TimerWheel b = t.lockBase();
+        try {
+            return b.running == t;
+        } finally {
+            b.unlock();
+        }
+    }
+
+    void warn(String message) {
+        System.getLogger("io.kdefer").log(System.Logger.Level.WARNING, message);
+    }
+}
