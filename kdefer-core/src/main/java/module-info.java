@@ -6,4 +6,5 @@ module io.kdefer.core {
     exports io.kdefer;
     exports io.kdefer.softirq;
     exports io.kdefer.tasklet;
+    exports io.kdefer.timer;
 }
