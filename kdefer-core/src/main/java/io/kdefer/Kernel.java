@@ -33,9 +33,11 @@ import java.util.concurrent.Callable;
  *
  * <h2>Closing</h2>
  * {@link #close()} stops accepting work from outside, runs every queued tasklet and pending
- * softirq (work that callbacks add while it drains is run too), joins every thread it started
- * and returns; afterwards every call fails with {@link IllegalStateException}. A tasklet that is
- * disabled while scheduled can never run: close reports it to the error handler and drops it.
+ * softirq (work that callbacks add while it drains is run too), deals with armed timers as the
+ * {@link TimerClosePolicy} says (report, or run once now), joins every thread it started and
+ * returns; afterwards every call fails with {@link IllegalStateException} (queries of the
+ * configuration and {@link #stats()} still answer). A tasklet that is disabled while scheduled can
+ * never run: close reports it to the error handler and drops it.
  */
 public final class Kernel implements AutoCloseable {
     static {
@@ -50,7 +52,8 @@ public final class Kernel implements AutoCloseable {
         // bind first, so the runtime sees the clock's jiffies from its first call
         KernelRuntime[] self = new KernelRuntime[1];
         clock.bind(b.hz, () -> self[0].tick());
-        this.rt = new KernelRuntime(b.cpus, b.hz, clock, b.faithful, b.idle, b.errorHandler);
+        this.rt = new KernelRuntime(b.cpus, b.hz, clock, b.faithful, b.idle, b.errorHandler,
+                b.timersOnClose == TimerClosePolicy.RUN);
         self[0] = rt;
         this.softirqs = new SoftirqTable(rt);
         rt.start();
@@ -73,6 +76,7 @@ public final class Kernel implements AutoCloseable {
         private boolean faithful;
         private IdleStrategy idle = IdleStrategy.park();
         private ErrorHandler errorHandler = ErrorHandler.logging();
+        private TimerClosePolicy timersOnClose = TimerClosePolicy.REPORT;
 
         private Builder() {
         }
@@ -121,6 +125,12 @@ public final class Kernel implements AutoCloseable {
         /** Receives exceptions thrown by callbacks. Default {@link ErrorHandler#logging()}. */
         public Builder errorHandler(ErrorHandler handler) {
             this.errorHandler = Objects.requireNonNull(handler, "handler");
+            return this;
+        }
+
+        /** What {@link Kernel#close()} does with armed timers. Default {@link TimerClosePolicy#REPORT}. */
+        public Builder timersOnClose(TimerClosePolicy policy) {
+            this.timersOnClose = Objects.requireNonNull(policy, "policy");
             return this;
         }
 

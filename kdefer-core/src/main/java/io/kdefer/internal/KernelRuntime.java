@@ -69,8 +69,12 @@ public final class KernelRuntime {
     private volatile int state;                                 // A: RUNNING, CLOSING, CLOSED
     private volatile TimerHooks timerHooks;                     // A: set once by the timer wheel
 
+    /** F: close() runs armed timers once (true) or reports them (false). */
+    public final boolean runTimersOnClose;
+
     public KernelRuntime(int nrCpus, int hz, Clock clock, boolean faithful, IdleStrategy idle,
-                         ErrorHandler errorHandler) {
+                         ErrorHandler errorHandler, boolean runTimersOnClose) {
+        this.runTimersOnClose = runTimersOnClose;
         this.nrCpus = nrCpus;
         this.hz = hz;
         this.clock = clock;
@@ -409,13 +413,22 @@ public final class KernelRuntime {
         }
     }
 
-    /** Drain rounds until a whole round saw no softirq invocation and no foreign call. */
+    /**
+     * Drain rounds until a whole round saw no softirq invocation and no foreign call. Each round
+     * sends every CPU a hardirq that flushes its inbox and, if timers are still armed there, raises
+     * TIMER_SOFTIRQ, whose action (seeing the kernel closing) runs or reports them and shuts them
+     * down; its irq exit runs whatever is pending.
+     */
     private void drain() {
         for (int quiet = 0; quiet < 2; ) {
             long before = activity();
             for (Cpu c : cpus) {
-                // flushes the inbox in FIFO order; its irq_exit runs what is pending if it can
-                CpuThread.await(this, c.cpuThread.send(() -> { }, true));
+                CpuThread.await(this, c.cpuThread.send(() -> {
+                    TimerHooks hooks = timerHooks;
+                    if (hooks != null && hooks.anyArmed(c.id)) {
+                        c.raiseIrqoff(SoftirqVector.TIMER.ordinal());
+                    }
+                }, true));
                 waitQueue.await(c, () -> c.pendingVolatile() == 0 && !c.bhOwned());
             }
             long after = activity();

@@ -24,4 +24,10 @@ public interface TimerHooks {
      * {@code cpu}, or {@link Long#MAX_VALUE} when there is none.
      */
     long nextWakeup(int cpu);
+
+    /**
+     * True when timers are armed on {@code cpu}. While the kernel closes, a TIMER_SOFTIRQ deals with
+     * every armed timer (run once or report, per the close policy) and shuts it down.
+     */
+    boolean anyArmed(int cpu);
 }

@@ -484,6 +484,11 @@ public final class KernelTimer {
         INDEX.setRelease(this, i);
     }
 
+    /** Kernel close: no arm is accepted from now on. */
+    void shutdownForClose() {
+        FUNCTION.setRelease(this, (Consumer<KernelTimer>) null);
+    }
+
     /** Calls the callback in the expiry path; what it throws goes to the error handler. */
     void invoke(Consumer<KernelTimer> fn, CpuContext ctx) {
         final Object outer = ctx.running;

@@ -81,8 +81,68 @@ final class TimerEngine implements TimerHooks {
 
     private void runTimerSoftirq() {
         CpuContext ctx = rt.context();
+        if (rt.isClosing()) {
+            closeWheel(normal[ctx.cpu], ctx);
+            closeWheel(deferrable[ctx.cpu], ctx);
+            return;
+        }
         runTimers(normal[ctx.cpu], ctx);
         runTimers(deferrable[ctx.cpu], ctx);
+    }
+
+    @Override
+    public boolean anyArmed(int cpu) {
+        return normal[cpu].nextExpiryAcquire() != Long.MAX_VALUE
+                || deferrable[cpu].nextExpiryAcquire() != Long.MAX_VALUE;
+    }
+
+    /**
+     * Kernel close: every timer still armed on this wheel is shut down first (so its callback cannot
+     * re-arm it), then run once or reported, as the close policy says.
+     */
+    private void closeWheel(TimerWheel w, CpuContext ctx) {
+        for (;;) {
+            KernelTimer t;
+            w.lock();
+            try {
+                t = firstArmed(w);
+                if (t == null) {
+                    w.recalcNextExpiry();   // publishes "none armed", so close stops raising TIMER
+                    return;
+                }
+                w.detachIfPending(t);
+                w.running = t;
+            } finally {
+                w.unlock();
+            }
+            Consumer<KernelTimer> fn = t.function();
+            t.shutdownForClose();
+            try {
+                if (fn == null) {
+                    continue;
+                }
+                if (rt.runTimersOnClose) {
+                    t.invoke(fn, ctx);
+                } else {
+                    rt.reportError(t, new IllegalStateException("kernel closing: " + t
+                            + " was armed and is not run (TimerClosePolicy.REPORT); shut down"));
+                }
+            } finally {
+                w.lock();
+                w.running = null;
+                w.unlock();
+                rt.waitQueue().wakeAll(t);
+            }
+        }
+    }
+
+    private static KernelTimer firstArmed(TimerWheel w) {
+        for (KernelTimer t : w.heads) {
+            if (t != null) {
+                return t;
+            }
+        }
+        return null;
     }
 
     /** {@code __run_timer_base()} / {@code __run_timers()}. */

@@ -24,4 +24,26 @@ class TimerSmokeTest {
             assertThat(log).containsExactly("a@11 cpu/1", "b@104");
         }
     }
+
+    @Test
+    void closeReportsOrRunsArmedTimers() {
+        for (io.kdefer.TimerClosePolicy p : io.kdefer.TimerClosePolicy.values()) {
+            ManualClock clock = new ManualClock();
+            List<Object> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+            java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+            Kernel k = Kernel.builder().cpus(2).clock(clock).timersOnClose(p).errorHandler((s, e) -> errors.add(s)).build();
+            KernelTimer periodic = KernelTimer.setup(k, t -> { runs.incrementAndGet(); t.mod(k.jiffies() + 1); });
+            periodic.mod(k.jiffies() + 1000);
+            k.close();
+            if (p == io.kdefer.TimerClosePolicy.RUN) {
+                assertThat(runs.get()).isEqualTo(1);
+                assertThat(errors).isEmpty();
+            } else {
+                assertThat(runs.get()).isZero();
+                assertThat(errors).containsExactly(periodic);
+            }
+            assertThat(periodic.isPending()).isFalse();
+            assertThat(periodic.isShutdown()).isTrue();
+        }
+    }
 }
