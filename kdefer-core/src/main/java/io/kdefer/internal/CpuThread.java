@@ -70,9 +70,23 @@ final class CpuThread extends KThread implements Parker.Condition {
         }
     }
 
+    /** O: the jiffy this thread's current idle period ends at (Long.MAX_VALUE: no deadline). */
+    private long idleUntil = Long.MAX_VALUE;
+
     @Override
     public boolean hasWork() {
-        return !inbox.isEmpty() || stop || timerDue();
+        return !inbox.isEmpty() || stop || timerDue() || deadlineStale();
+    }
+
+    /** An arm made an earlier timer than the one this idle period waits for (see TimerWheel). */
+    private boolean deadlineStale() {
+        TimerHooks hooks = rt.timerHooks();
+        if (hooks == null) {
+            return false;
+        }
+        long next = hooks.nextWakeupHint(cpu.id);
+        return next != Long.MAX_VALUE && (idleUntil == Long.MAX_VALUE || next - idleUntil < 0)
+                && rt.clock.nanoTimeOf(next) != 0;
     }
 
     /** True when a timer that may wake this idle CPU is due (only with a clock that moves by itself). */
@@ -81,7 +95,8 @@ final class CpuThread extends KThread implements Parker.Condition {
         if (hooks == null) {
             return false;
         }
-        long next = hooks.nextWakeup(cpu.id);
+        // the lock-free hint: if it is stale (early), the tick it causes recomputes it
+        long next = hooks.nextWakeupHint(cpu.id);
         return next != Long.MAX_VALUE && rt.clock.nanoTimeOf(next) != 0 && rt.clock.jiffies() - next >= 0;
     }
 
@@ -119,10 +134,13 @@ final class CpuThread extends KThread implements Parker.Condition {
     private long idleDeadline() {
         TimerHooks hooks = rt.timerHooks();
         if (hooks == null) {
+            idleUntil = Long.MAX_VALUE;
             return 0;
         }
         long next = hooks.nextWakeup(cpu.id);
-        return next == Long.MAX_VALUE ? 0 : rt.clock.nanoTimeOf(next);
+        long nanos = next == Long.MAX_VALUE ? 0 : rt.clock.nanoTimeOf(next);
+        idleUntil = nanos == 0 ? Long.MAX_VALUE : next;
+        return nanos;
     }
 
     private void runHardirq(Runnable fn, Ipi ipi) {

@@ -26,6 +26,13 @@ public interface TimerHooks {
     long nextWakeup(int cpu);
 
     /**
+     * As {@link #nextWakeup} without taking a lock: the last published value, which may be earlier
+     * than the exact one after a removal. Read by an idle {@code cpu/N} that checks whether its
+     * deadline went stale.
+     */
+    long nextWakeupHint(int cpu);
+
+    /**
      * True when timers are armed on {@code cpu}. While the kernel closes, a TIMER_SOFTIRQ deals with
      * every armed timer (run once or report, per the close policy) and shuts it down.
      */

@@ -167,6 +167,7 @@ public final class KernelTimer {
         }
         TimerWheel target = engine.wheel(cpu, (flags & DEFERRABLE) != 0);
         TimerWheel b = lockBase();
+        boolean earliest;
         try {
             if (function() == null) {
                 return;
@@ -177,11 +178,13 @@ public final class KernelTimer {
             }
             b.forward(rt.clock.jiffies());
             setExpires(expires);
-            b.add(this);
+            earliest = b.add(this);
         } finally {
             b.unlock();
         }
-        engine.kickIfEarliest(b);
+        if (earliest) {
+            engine.kick(b);
+        }
     }
 
     /**
@@ -251,6 +254,7 @@ public final class KernelTimer {
             b.forward(rt.clock.jiffies());
         }
         boolean wasPending;
+        boolean earliest;
         try {
             wasPending = b.detachIfPending(this);
             if (!wasPending && (options & MOD_PENDING_ONLY) != 0) {
@@ -263,15 +267,17 @@ public final class KernelTimer {
                 b.forward(rt.clock.jiffies());
             }
             setExpires(expires);
-            if (idx >= 0 && clk == b.clk && b.depth * TimerWheel.LVL_SIZE > idx) {
-                b.enqueue(this, idx, bucketExpiry);
+            if (idx >= 0 && clk == b.clk) {
+                earliest = b.enqueue(this, idx, bucketExpiry);
             } else {
-                b.add(this);
+                earliest = b.add(this);
             }
         } finally {
             b.unlock();
         }
-        engine.kickIfEarliest(b);
+        if (earliest) {
+            engine.kick(b);   // trigger_dyntick_cpu(): it may sleep past this expiry
+        }
         return wasPending;
     }
 

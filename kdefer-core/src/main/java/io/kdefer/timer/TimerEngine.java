@@ -62,16 +62,22 @@ final class TimerEngine implements TimerHooks {
         return next == Long.MAX_VALUE ? next : w.nextExpiryExact();
     }
 
+    @Override
+    public long nextWakeupHint(int cpu) {
+        return normal[cpu].nextExpiryAcquire();
+    }
+
     private static boolean due(TimerWheel w, long jiffies) {
         long next = w.nextExpiryAcquire();
         return next != Long.MAX_VALUE && jiffies - next >= 0;
     }
 
     /**
-     * After an arm: if the timer became its wheel's earliest and another thread is that CPU's
-     * interrupt context, wake it so that it re-reads its idle deadline (leaving tickless idle).
+     * An arm made a timer its wheel's earliest: wake that CPU's interrupt thread if it sleeps, so it
+     * re-reads its idle deadline ({@code trigger_dyntick_cpu}). Deferrable timers never wake a CPU;
+     * with a manual clock the ticks come from the clock.
      */
-    void kickIfEarliest(TimerWheel w) {
+    void kick(TimerWheel w) {
         if (!w.deferrable && rt.clock.nanoTimeOf(w.nextExpiryAcquire()) != 0) {
             rt.kickCpu(w.cpu);
         }

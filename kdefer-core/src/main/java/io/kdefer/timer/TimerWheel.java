@@ -186,8 +186,11 @@ final class TimerWheel {
 
     // ---------------------------------------------------------------- enqueue / detach
 
-    /** {@code enqueue_timer()}: head of the bucket (LIFO), pending bit, maybe a new first expiry. */
-    void enqueue(KernelTimer t, int idx, long bucketExpiry) {
+    /**
+     * {@code enqueue_timer()}: head of the bucket (LIFO), pending bit, maybe a new first expiry.
+     * Returns true when the timer became the wheel's earliest (the CPU may need a kick).
+     */
+    boolean enqueue(KernelTimer t, int idx, long bucketExpiry) {
         KernelTimer h = heads[idx];
         t.next = h;
         t.prev = null;
@@ -202,13 +205,15 @@ final class TimerWheel {
             nextExpiryRecalc = false;
             timersPending = true;
             publishNextExpiry();
+            return true;
         }
+        return false;
     }
 
     /** {@code internal_add_timer()}: computes the bucket from the timer's expires. */
-    void add(KernelTimer t) {
+    boolean add(KernelTimer t) {
         int idx = calcWheelIndex(t.expiresPlain(), clk);
-        enqueue(t, idx, lastBucketExpiry);
+        return enqueue(t, idx, lastBucketExpiry);
     }
 
     /** {@code detach_if_pending()}: unlinks a pending timer; true if it was pending. */
@@ -330,8 +335,13 @@ final class TimerWheel {
 
     // ---------------------------------------------------------------- lock-free readers
 
+    /*
+     * Volatile (not just release): pairs with the idle cpu/N thread, which announces its sleep
+     * (Parker.beginSleep, volatile) and then re-reads this value; the arming thread publishes here
+     * and then reads the parker's sleeping word in Parker.wake(). One of the two sees the other.
+     */
     private void publishNextExpiry() {
-        NEXT_EXPIRY_PUBLISHED.setRelease(this, timersPending ? nextExpiry : Long.MAX_VALUE);
+        NEXT_EXPIRY_PUBLISHED.setVolatile(this, timersPending ? nextExpiry : Long.MAX_VALUE);
     }
 
     /**
@@ -339,7 +349,7 @@ final class TimerWheel {
      * be early after a removal: the expiry path then finds nothing and recomputes it.
      */
     long nextExpiryAcquire() {
-        return (long) NEXT_EXPIRY_PUBLISHED.getAcquire(this);
+        return (long) NEXT_EXPIRY_PUBLISHED.getVolatile(this);
     }
 
     /** The exact next expiry ({@link Long#MAX_VALUE} if none), recomputed under the lock if stale. */
