@@ -1,0 +1,29 @@
+package io.kdefer.jcstress.timer;
+
+import io.kdefer.Kernel;
+import io.kdefer.ManualClock;
+
+/**
+ * One kernel with a manual clock shared by every state of a test class: a kernel starts threads,
+ * far too costly per jcstress state. Ticks from other states' actors only move time forward, which
+ * each test tolerates: its outcome depends on its own timer only.
+ */
+final class TimerKernel {
+    final ManualClock clock = new ManualClock();
+    final Kernel kernel = Kernel.builder().cpus(2).hz(1000).clock(clock).build();
+
+    TimerKernel() {
+        Runtime.getRuntime().addShutdownHook(new Thread(kernel::close, "kdefer-jcstress-close"));
+    }
+
+    /** Ticks until {@code done} holds, at most {@code max} ticks; false if it never held. */
+    boolean tickUntil(java.util.function.BooleanSupplier done, int max) {
+        for (int i = 0; i < max; i++) {
+            if (done.getAsBoolean()) {
+                return true;
+            }
+            clock.tick();
+        }
+        return done.getAsBoolean();
+    }
+}
