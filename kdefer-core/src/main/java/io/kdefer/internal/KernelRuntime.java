@@ -259,6 +259,7 @@ public final class KernelRuntime {
         }
         int saved = ctx.cpu;
         ctx.cpu = cpu;
+        boolean leaked = false;
         try {
             return fn.call();
         } catch (RuntimeException | Error e) {
@@ -266,7 +267,16 @@ public final class KernelRuntime {
         } catch (Exception e) {
             throw new CompletionException(e);
         } finally {
+            // bottom halves disabled on this CPU must be enabled on it: give them back here
+            while ((ctx.count & CpuContext.SOFTIRQ_MASK) >= CpuContext.SOFTIRQ_DISABLE_OFFSET) {
+                leaked = true;
+                cpus[cpu].localBhEnable(ctx);
+            }
             ctx.cpu = saved;
+            if (leaked) {
+                throw new IllegalStateException("work_on_cpu(" + cpu
+                        + "): the function returned with bottom halves disabled (re-enabled on cpu " + cpu + ")");
+            }
         }
     }
 
@@ -374,7 +384,9 @@ public final class KernelRuntime {
         if (s == CLOSED) {
             throw new IllegalStateException("kernel is closed");
         }
-        if (!ctx.kdeferThread) {
+        // work added by callbacks is accepted while draining, also when a task thread serves
+        // softirqs at its localBhEnable()
+        if (!ctx.kdeferThread && !ctx.inServingSoftirq()) {
             throw new IllegalStateException("kernel is closing: no new work is accepted from outside its threads");
         }
     }
@@ -388,6 +400,10 @@ public final class KernelRuntime {
         if (ctx.kdeferThread) {
             throw new IllegalStateException("Kernel.close() called from " + Thread.currentThread().getName()
                     + ": a kernel cannot be closed from its own threads (it joins them)");
+        }
+        if (ctx.inSoftirq() || ctx.inHardirq()) {
+            throw new IllegalStateException("Kernel.close() in atomic context (preempt_count " + ctx.countHex()
+                    + "): it waits for every CPU's softirqs, including the ones this thread holds off");
         }
         if (!STATE.compareAndSet(this, RUNNING, CLOSING)) {
             waitQueue.await(this, this::isClosed);
