@@ -63,10 +63,13 @@ public abstract class Clock {
     /** Real time at HZ. */
     static final class SystemClock extends Clock {
         private long startNanos;
+        /** Nanoseconds per jiffy when HZ divides 10^9 (100, 250, 1000), else 0. */
+        private long nanosPerJiffy;
 
         @Override
         void onBind(Runnable tickHook) {
             startNanos = System.nanoTime();
+            nanosPerJiffy = 1_000_000_000L % hz() == 0 ? 1_000_000_000L / hz() : 0;
         }
 
         @Override
@@ -80,6 +83,10 @@ public abstract class Clock {
         @Override
         public long jiffies() {
             long elapsed = System.nanoTime() - startNanos;
+            long npj = nanosPerJiffy;
+            if (npj != 0) {
+                return initialJiffiesValue() + elapsed / npj;
+            }
             long hz = hz();
             return initialJiffiesValue() + (elapsed / 1_000_000_000L) * hz
                     + (elapsed % 1_000_000_000L) * hz / 1_000_000_000L;

@@ -245,7 +245,8 @@ public final class Cpu {
                 if (pendingVolatile() == 0) {
                     return;
                 }
-                if (clock.jiffies() - end < 0 && !needResched() && --maxRestart != 0) {
+                // the kernel's test, cheapest first: the restart count, need_resched, then the clock
+                if (--maxRestart != 0 && !needResched() && clock.jiffies() - end < 0) {
                     snapshot = (int) PENDING.getAndSet(this, 0);
                     continue;
                 }

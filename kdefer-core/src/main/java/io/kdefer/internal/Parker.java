@@ -122,6 +122,9 @@ public final class Parker {
                 } else if (now - deadline > 0) {
                     return false;
                 }
+                // on a host with fewer cores than busy threads, let the thread that will wake us
+                // (or that we would otherwise starve) run
+                Thread.yield();
             }
         }
     }

@@ -40,7 +40,9 @@ final class SoftirqDaemon extends KThread implements Parker.Condition {
             if (c.pendingVolatile() != 0 && c.tryLockBh(this)) {
                 try {
                     // ksoftirqd got the CPU: the reschedule request that sent work here is served
-                    c.clearNeedResched();
+                    if (c.needResched()) {
+                        c.clearNeedResched();
+                    }
                     if (c.pendingVolatile() != 0) {
                         c.handleSoftirqs(ctx, true);
                     }
