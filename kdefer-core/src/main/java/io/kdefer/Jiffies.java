@@ -8,6 +8,9 @@ package io.kdefer;
  * signed difference, which stays right across a wrap of the counter.
  */
 public final class Jiffies {
+    /** {@code MAX_JIFFY_OFFSET}: what conversions of durations too long to represent give. */
+    public static final long MAX_JIFFY_OFFSET = (Long.MAX_VALUE >> 1) - 1;
+
     /** {@code MAX_SCHEDULE_TIMEOUT}: sleep without a timeout. */
     public static final long MAX_SCHEDULE_TIMEOUT = Long.MAX_VALUE;
 
@@ -49,20 +52,30 @@ public final class Jiffies {
         return (int) b - (int) a < 0;
     }
 
-    /** {@code msecs_to_jiffies(m)} at {@code hz}: rounds up; negative values give 0 (as MAX_JIFFY_OFFSET clamps). */
+    /**
+     * {@code msecs_to_jiffies(m)} at {@code hz}: rounds up; durations too long to represent give
+     * {@link #MAX_JIFFY_OFFSET}; negative values give 0 (the kernel treats them as infinite: see
+     * docs/deviations.md).
+     */
     public static long msecsToJiffies(long ms, int hz) {
-        if (ms <= 0) {
-            return 0;
-        }
-        return (ms * hz + 999) / 1000;
+        return toJiffies(ms, 1000, hz);
     }
 
-    /** {@code usecs_to_jiffies(u)} at {@code hz}: rounds up. */
+    /** {@code usecs_to_jiffies(u)} at {@code hz}: rounds up, clamps like {@link #msecsToJiffies}. */
     public static long usecsToJiffies(long us, int hz) {
-        if (us <= 0) {
+        return toJiffies(us, 1_000_000, hz);
+    }
+
+    private static long toJiffies(long v, long per, int hz) {
+        if (v <= 0) {
             return 0;
         }
-        return (us * hz + 999_999) / 1_000_000;
+        long q = v / per;
+        long r = v % per;
+        if (q > MAX_JIFFY_OFFSET / hz) {
+            return MAX_JIFFY_OFFSET;
+        }
+        return q * hz + (r * hz + per - 1) / per;
     }
 
     /** {@code jiffies_to_msecs(j)} at {@code hz}: exact when HZ divides 1000, rounded up otherwise. */
@@ -78,7 +91,7 @@ public final class Jiffies {
         if (1_000_000 % hz == 0) {
             return j * (1_000_000 / hz);
         }
-        return (j * 1_000_000 + hz - 1) / hz;
+        return j * 1_000_000 / hz;   // the kernel truncates here (unlike jiffies_to_msecs)
     }
 
     /**

@@ -132,10 +132,7 @@ public final class KernelRuntime {
 
     /** {@code msecs_to_jiffies}: rounds up. */
     public long msecsToJiffies(long ms) {
-        if (ms < 0) {
-            return 0;
-        }
-        return (ms * hz + 999) / 1000;
+        return io.kdefer.Jiffies.msecsToJiffies(ms, hz);
     }
 
     /** {@code jiffies_to_msecs}: exact when HZ divides 1000, rounded up otherwise. */

@@ -150,7 +150,8 @@ public final class KernelTimer {
     }
 
     /**
-     * {@code add_timer_on()}: arms an inactive timer on {@code cpu}'s wheel (it expires there).
+     * {@code add_timer_on()}: arms an inactive timer on {@code cpu}'s wheel (it expires there). From
+     * the timer's own running callback it stays on its current CPU: a running timer is never moved.
      *
      * @throws IllegalStateException if the timer is pending (the kernel WARNs), unless faithful
      */
@@ -173,7 +174,9 @@ public final class KernelTimer {
                 return;
             }
             b.detachIfPending(this);
-            if (b != target) {
+            // a timer whose callback runs is never moved (deleteSync() and self-serialisation
+            // rely on it): re-armed from its own callback, it stays on its CPU
+            if (b != target && b.running != this) {
                 b = migrate(b, target);
             }
             b.forward(rt.clock.jiffies());
