@@ -137,6 +137,11 @@ final class CpuThread extends KThread implements Parker.Condition {
             idleUntil = Long.MAX_VALUE;
             return 0;
         }
+        long hint = hooks.nextWakeupHint(cpu.id);
+        if (hint == Long.MAX_VALUE || rt.clock.nanoTimeOf(hint) == 0) {
+            idleUntil = Long.MAX_VALUE;   // nothing armed, or the clock delivers its own ticks
+            return 0;
+        }
         long next = hooks.nextWakeup(cpu.id);
         long nanos = next == Long.MAX_VALUE ? 0 : rt.clock.nanoTimeOf(next);
         idleUntil = nanos == 0 ? Long.MAX_VALUE : next;

@@ -127,15 +127,17 @@ final class TimerWheel {
             lastBucketExpiry = clk;
             return (int) (clk & LVL_MASK);
         }
-        for (int lvl = 0; lvl < depth; lvl++) {
-            if (lvl == depth - 1 || delta < lvlStart(lvl + 1)) {
-                if (lvl == depth - 1 && delta >= cutoff) {
-                    expires = clk + timeoutMax;
-                }
-                return calcIndex(expires, lvl);
+        // LVL_START(1..8) = 63 << 3(n-1)
+        int lvl = delta < 63L ? 0 : delta < 504L ? 1 : delta < 4032L ? 2 : delta < 32256L ? 3
+                : delta < 258048L ? 4 : delta < 2064384L ? 5 : delta < 16515072L ? 6
+                : delta < 132120576L ? 7 : 8;
+        if (lvl >= depth - 1) {
+            lvl = depth - 1;
+            if (delta >= cutoff) {
+                expires = clk + timeoutMax;
             }
         }
-        throw new AssertionError();
+        return calcIndex(expires, lvl);
     }
 
     /** L: bucket expiry computed by the last {@link #calcWheelIndex} (an out-parameter, as in C). */
