@@ -86,7 +86,7 @@ abstract class JitTaskletCommand implements java.util.concurrent.Callable<Intege
 
     /** One read of the /proc file: the whole table. */
     String read(Kernel kernel) throws InterruptedException {
-        final Rows rows = new Rows(JIT_ASYNC_LOOPS + 1);
+        final JitRows rows = new JitRows(JIT_ASYNC_LOOPS + 1);
         final int[] loops = {JIT_ASYNC_LOOPS};
         final CountDownLatch done = new CountDownLatch(1);
         final boolean hi = hi();
@@ -137,48 +137,6 @@ abstract class JitTaskletCommand implements java.util.concurrent.Callable<Intege
         }
         tasklet.kill();
         return rows.format();
-    }
-
-    /**
-     * The rows, recorded raw so that a callback costs a few stores (LDD3 formats in the callback;
-     * a cold Java formatter would cost more than the jiffies being measured).
-     */
-    static final class Rows {
-        private final long[] jiffies;
-        private final int[] inirq;
-        private final long[] pid;
-        private final int[] cpu;
-        private final String[] command;
-        private int n;
-
-        Rows(int capacity) {
-            jiffies = new long[capacity];
-            inirq = new int[capacity];
-            pid = new long[capacity];
-            cpu = new int[capacity];
-            command = new String[capacity];
-        }
-
-        /** Records a row from the calling context (rows are added one at a time, never concurrently). */
-        void add(Kernel kernel) {
-            Thread t = Thread.currentThread();
-            jiffies[n] = kernel.jiffies();
-            inirq[n] = kernel.inInterrupt() ? 1 : 0;
-            pid[n] = t.getId();
-            cpu[n] = kernel.smpProcessorId();
-            command[n] = t.getName();
-            n++;
-        }
-
-        String format() {
-            StringBuilder sb = new StringBuilder("   time   delta  inirq    pid   cpu command\n");
-            for (int i = 0; i < n; i++) {
-                long delta = i == 0 ? 0 : jiffies[i] - jiffies[i - 1];
-                sb.append(String.format("%9d  %3d     %d    %6d   %d   %s%n",
-                        jiffies[i], delta, inirq[i], pid[i], cpu[i], command[i]));
-            }
-            return sb.toString();
-        }
     }
 
     /** A NET_RX flood: each pass burns some microseconds and raises the vector again. */

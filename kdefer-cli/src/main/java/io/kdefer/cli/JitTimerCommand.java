@@ -79,7 +79,7 @@ final class JitTimerCommand implements Callable<Integer> {
 
     /** One read of the /proc file: the whole table. */
     String read(Kernel kernel) throws InterruptedException {
-        final Rows rows = new Rows(JIT_ASYNC_LOOPS + 1);
+        final JitRows rows = new JitRows(JIT_ASYNC_LOOPS + 1);
         final int[] loops = {JIT_ASYNC_LOOPS};
         final CountDownLatch done = new CountDownLatch(1);
         final long step = tdelay;
@@ -109,46 +109,5 @@ final class JitTimerCommand implements Callable<Integer> {
         }
         timer.deleteSync();
         return rows.format();
-    }
-
-    /** The rows, recorded raw in the callback and formatted afterwards. */
-    static final class Rows {
-        private final long[] jiffies;
-        private final int[] inirq;
-        private final long[] pid;
-        private final int[] cpu;
-        private final String[] command;
-        private int n;
-
-        Rows(int capacity) {
-            jiffies = new long[capacity];
-            inirq = new int[capacity];
-            pid = new long[capacity];
-            cpu = new int[capacity];
-            command = new String[capacity];
-        }
-
-        /** Records a row from the calling context and returns its {@code jiffies}. */
-        long add(Kernel kernel) {
-            Thread t = Thread.currentThread();
-            long j = kernel.jiffies();
-            jiffies[n] = j;
-            inirq[n] = kernel.inInterrupt() ? 1 : 0;
-            pid[n] = t.getId();
-            cpu[n] = kernel.smpProcessorId();
-            command[n] = t.getName();
-            n++;
-            return j;
-        }
-
-        String format() {
-            StringBuilder sb = new StringBuilder("   time   delta  inirq    pid   cpu command\n");
-            for (int i = 0; i < n; i++) {
-                long delta = i == 0 ? 0 : jiffies[i] - jiffies[i - 1];
-                sb.append(String.format("%9d  %3d     %d    %6d   %d   %s%n",
-                        jiffies[i], delta, inirq[i], pid[i], cpu[i], command[i]));
-            }
-            return sb.toString();
-        }
     }
 }
