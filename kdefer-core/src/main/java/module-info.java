@@ -7,4 +7,5 @@ module io.kdefer.core {
     exports io.kdefer.softirq;
     exports io.kdefer.tasklet;
     exports io.kdefer.timer;
+    exports io.kdefer.irq;
 }

@@ -5,6 +5,7 @@ import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
 import io.kdefer.internal.Secrets;
 import io.kdefer.internal.SoftirqTable;
+import io.kdefer.irq.Irqs;
 import io.kdefer.softirq.Softirqs;
 
 import java.util.Objects;
@@ -46,6 +47,7 @@ public final class Kernel implements AutoCloseable {
 
     private final KernelRuntime rt;
     private final Softirqs softirqs;
+    private volatile Irqs irqs;
 
     private Kernel(Builder b) {
         Clock clock = b.clock != null ? b.clock : Clock.system();
@@ -53,7 +55,7 @@ public final class Kernel implements AutoCloseable {
         KernelRuntime[] self = new KernelRuntime[1];
         clock.bind(b.hz, () -> self[0].tick());
         this.rt = new KernelRuntime(b.cpus, b.hz, clock, b.faithful, b.idle, b.errorHandler,
-                b.timersOnClose == TimerClosePolicy.RUN);
+                b.timersOnClose == TimerClosePolicy.RUN, b.threadIrqs);
         self[0] = rt;
         this.softirqs = new SoftirqTable(rt);
         rt.start();
@@ -77,6 +79,7 @@ public final class Kernel implements AutoCloseable {
         private IdleStrategy idle = IdleStrategy.park();
         private ErrorHandler errorHandler = ErrorHandler.logging();
         private TimerClosePolicy timersOnClose = TimerClosePolicy.REPORT;
+        private boolean threadIrqs;
 
         private Builder() {
         }
@@ -131,6 +134,17 @@ public final class Kernel implements AutoCloseable {
         /** What {@link Kernel#close()} does with armed timers. Default {@link TimerClosePolicy#REPORT}. */
         public Builder timersOnClose(TimerClosePolicy policy) {
             this.timersOnClose = Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /**
+         * Forced interrupt threading, the kernel's {@code threadirqs} boot option (always on with
+         * PREEMPT_RT): primary handlers run in their {@code irq/N-name} threads with bottom halves
+         * disabled, softirqs are never run on irq exit but left to {@code ksoftirqd/N}, and timer
+         * softirqs run in a per-CPU {@code ktimers/N} thread. Default false.
+         */
+        public Builder threadIrqs(boolean threadIrqs) {
+            this.threadIrqs = threadIrqs;
             return this;
         }
 
@@ -305,6 +319,29 @@ public final class Kernel implements AutoCloseable {
     public Softirqs softirqs() {
         rt.checkOpen();
         return softirqs;
+    }
+
+    /**
+     * The interrupt lines: request handlers, raise lines as a device would, {@code /proc/interrupts}.
+     */
+    public Irqs irqs() {
+        rt.checkOpen();
+        Irqs i = irqs;
+        if (i == null) {
+            synchronized (this) {
+                i = irqs;
+                if (i == null) {
+                    i = Irqs.of(this);
+                    irqs = i;
+                }
+            }
+        }
+        return i;
+    }
+
+    /** Whether forced interrupt threading is on (see {@link Builder#threadIrqs}). */
+    public boolean threadIrqs() {
+        return rt.threadIrqs;
     }
 
     /** Counters per CPU: softirq invocations, passes, hand-offs, ksoftirqd activity, tasklet runs. */

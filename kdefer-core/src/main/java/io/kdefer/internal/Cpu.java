@@ -62,7 +62,11 @@ public final class Cpu {
     private static final VarHandle PENDING;
     private static final VarHandle BH_OWNER;
     private static final VarHandle NEED_RESCHED;
+    private static final VarHandle PENDING_TIMER;
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+
+    /** Interrupt lines a CPU can be asserted on: {@code 0 .. NR_IRQS-1}. */
+    public static final int NR_IRQS = 256;
 
     static {
         try {
@@ -70,6 +74,7 @@ public final class Cpu {
             PENDING = l.findVarHandle(Cpu.class, "pending", int.class);
             BH_OWNER = l.findVarHandle(Cpu.class, "bhOwner", Thread.class);
             NEED_RESCHED = l.findVarHandle(Cpu.class, "needResched", boolean.class);
+            PENDING_TIMER = l.findVarHandle(Cpu.class, "pendingTimer", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -84,11 +89,17 @@ public final class Cpu {
     private volatile Thread bhOwner;                // A: the thread that may run softirqs here
     @SuppressWarnings("unused")
     private volatile boolean needResched;           // A: set by resched_curr, cleared by ksoftirqd
+    @SuppressWarnings("unused")
+    private volatile int pendingTimer;              // A: forced threading: timer vectors for ktimers/N
+    /** A: asserted device interrupt lines waiting for {@code cpu/N}, bit n of word n/64 = line n. */
+    private final long[] irqPending = new long[NR_IRQS / 64];
     private final long[] vectorCounts = new long[KernelRuntime.NR_SOFTIRQS]; // W: /proc/softirqs
     private final long[] stats = new long[NR_STATS];                          // W, or atomic adds
 
     final CpuThread cpuThread;        // F
     final SoftirqDaemon ksoftirqd;    // F
+    /** F: {@code ktimers/N}, only with forced interrupt threading; null otherwise. */
+    final KtimersDaemon ktimers;
     /** F: this CPU's tick ({@code update_process_times}), run in hardirq context. */
     final Runnable tick;
 
@@ -98,6 +109,7 @@ public final class Cpu {
         this.tick = () -> rt.tickHardirq(this);
         this.cpuThread = new CpuThread(rt, this);
         this.ksoftirqd = new SoftirqDaemon(rt, this);
+        this.ktimers = rt.threadIrqs ? new KtimersDaemon(rt, this) : null;
     }
 
     // ---------------------------------------------------------------- raising
@@ -117,6 +129,80 @@ public final class Cpu {
     /** {@code __raise_softirq_irqoff()}: marks {@code vector} pending; wakes nobody. */
     public void raiseIrqoff(int vector) {
         PENDING.getAndBitwiseOr(this, 1 << vector);
+    }
+
+    /**
+     * {@code raise_timer_softirq()} from the tick, in hardirq context: marks TIMER_SOFTIRQ pending,
+     * or, with forced interrupt threading, leaves it for {@code ktimers/N}, woken at irq exit.
+     */
+    public void raiseTimerSoftirq() {
+        int vector = io.kdefer.softirq.SoftirqVector.TIMER.ordinal();
+        if (ktimers != null) {
+            PENDING_TIMER.getAndBitwiseOr(this, 1 << vector);
+        } else {
+            raiseIrqoff(vector);
+        }
+    }
+
+    /** {@code local_timers_pending_force_th()}: timer vectors waiting for {@code ktimers/N}. */
+    public int timerPendingVolatile() {
+        return (int) PENDING_TIMER.getVolatile(this);
+    }
+
+    /** Takes the timer vectors for {@code ktimers/N} and marks them pending as softirqs. */
+    int takeTimerPending() {
+        int bits = (int) PENDING_TIMER.getAndSet(this, 0);
+        if (bits != 0) {
+            PENDING.getAndBitwiseOr(this, bits);
+        }
+        return bits;
+    }
+
+    /** True when the timer softirqs handed to {@code ktimers/N} have all run. */
+    boolean timersQuiet() {
+        return ktimers == null || (timerPendingVolatile() == 0 && BH_OWNER.getVolatile(this) != ktimers);
+    }
+
+    // ---------------------------------------------------------------- device interrupts
+
+    /**
+     * A device asserts {@code irq} at this CPU: remembers the line and wakes {@code cpu/N}, which
+     * runs the line's flow handler in hardirq context. Lines asserted again before {@code cpu/N}
+     * took them are delivered once (an edge latched by the interrupt controller). Allocates nothing.
+     */
+    public void assertIrq(int irq) {
+        LONGS.getAndBitwiseOr(irqPending, irq >>> 6, 1L << irq);
+        cpuThread.parker.wake();
+    }
+
+    /** True when a device interrupt waits for {@code cpu/N}. */
+    boolean irqPendingAny() {
+        final long[] p = irqPending;
+        for (int i = 0; i < p.length; i++) {
+            if ((long) LONGS.getVolatile(p, i) != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Takes the lowest asserted line, or returns -1 when none is. {@code cpu/N} only. */
+    int takeIrq() {
+        final long[] p = irqPending;
+        for (int i = 0; i < p.length; i++) {
+            long w = (long) LONGS.getVolatile(p, i);
+            if (w != 0) {
+                long bit = Long.lowestOneBit(w);
+                LONGS.getAndBitwiseAnd(p, i, ~bit);
+                return (i << 6) | Long.numberOfTrailingZeros(bit);
+            }
+        }
+        return -1;
+    }
+
+    /** True when {@code t} is this CPU's {@code cpu/N} thread. */
+    public boolean isCpuThread(Thread t) {
+        return t == cpuThread;
     }
 
     /** {@code local_softirq_pending()}. */
@@ -168,6 +254,9 @@ public final class Cpu {
         if (pendingVolatile() != 0) {
             wakeKsoftirqd();
         }
+        if (ktimers != null && timerPendingVolatile() != 0) {
+            ktimers.parker.wake();
+        }
     }
 
     /** True while some thread owns this CPU's bottom halves. */
@@ -180,6 +269,17 @@ public final class Cpu {
     /** {@code irq_exit()}: leaves hardirq context and runs pending softirqs if that is allowed. */
     void irqExit(CpuContext ctx, Thread me) {
         ctx.count -= CpuContext.HARDIRQ_OFFSET;
+        if (ktimers != null) {
+            // forced threading: softirqs are never run on irq exit (invoke_softirq wakes ksoftirqd),
+            // and timer softirqs go to ktimers/N (wake_timersd)
+            if (!ctx.inInterrupt() && pendingVolatile() != 0) {
+                wakeKsoftirqd();
+            }
+            if (!ctx.inHardirq() && timerPendingVolatile() != 0) {
+                ktimers.parker.wake();
+            }
+            return;
+        }
         if (!ctx.inInterrupt() && pendingVolatile() != 0) {
             invokeSoftirq(ctx, me);
         }

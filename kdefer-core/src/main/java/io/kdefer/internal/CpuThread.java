@@ -75,7 +75,7 @@ final class CpuThread extends KThread implements Parker.Condition {
 
     @Override
     public boolean hasWork() {
-        return !inbox.isEmpty() || stop || timerDue() || deadlineStale();
+        return !inbox.isEmpty() || cpu.irqPendingAny() || stop || timerDue() || deadlineStale();
     }
 
     /** An arm made an earlier timer than the one this idle period waits for (see TimerWheel). */
@@ -118,6 +118,12 @@ final class CpuThread extends KThread implements Parker.Condition {
                 runHardirq(ipi.fn, ipi);
                 continue;
             }
+            int irq = cpu.takeIrq();
+            if (irq >= 0) {
+                cpu.countIpi();
+                runDeviceIrq(irq);
+                continue;
+            }
             if (stop) {
                 return;
             }
@@ -146,6 +152,30 @@ final class CpuThread extends KThread implements Parker.Condition {
         long nanos = next == Long.MAX_VALUE ? 0 : rt.clock.nanoTimeOf(next);
         idleUntil = nanos == 0 ? Long.MAX_VALUE : next;
         return nanos;
+    }
+
+    /** A device interrupt: the line's flow handler in hardirq context, then irq exit. */
+    private void runDeviceIrq(int irq) {
+        final CpuContext c = ctx;
+        c.count += CpuContext.HARDIRQ_OFFSET;
+        final int expected = c.count;
+        try {
+            IrqHooks hooks = rt.irqHooks();
+            if (hooks != null) {
+                hooks.handle(irq);
+            }
+        } catch (Throwable t) {
+            rt.reportError("irq " + irq + " on cpu " + cpu.id, t);
+        } finally {
+            if (c.count != expected) {
+                rt.reportError("irq " + irq, new IllegalStateException(
+                        "irq " + irq + " handler changed preempt_count from "
+                                + String.format("%08x", expected) + " to " + c.countHex()));
+                c.count = expected;
+            }
+            rt.otherHardirq(cpu);
+            cpu.irqExit(c, this);
+        }
     }
 
     private void runHardirq(Runnable fn, Ipi ipi) {

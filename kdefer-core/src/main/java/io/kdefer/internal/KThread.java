@@ -7,13 +7,18 @@ package io.kdefer.internal;
 public abstract class KThread extends Thread {
     /** F: the runtime that started this thread. */
     final KernelRuntime rt;
-    /** F: this thread's context; its CPU never changes. */
+    /** F: this thread's context; its CPU changes only for interrupt threads that follow their line. */
     final CpuContext ctx;
 
-    KThread(KernelRuntime rt, int cpu, String name) {
+    protected KThread(KernelRuntime rt, int cpu, String name) {
         super(name);
         this.rt = rt;
         this.ctx = new CpuContext(cpu, true);
         setDaemon(true);
+    }
+
+    /** This thread's context. Only this thread may use it. */
+    protected final CpuContext context() {
+        return ctx;
     }
 }

@@ -69,12 +69,17 @@ public final class KernelRuntime {
     private volatile int state;                                 // A: RUNNING, CLOSING, CLOSED
     private volatile TimerHooks timerHooks;                     // A: set once by the timer wheel
 
+    private volatile IrqHooks irqHooks;                         // A: set once by the interrupt lines
+
     /** F: close() runs armed timers once (true) or reports them (false). */
     public final boolean runTimersOnClose;
+    /** F: forced interrupt threading ({@code threadirqs}). */
+    public final boolean threadIrqs;
 
     public KernelRuntime(int nrCpus, int hz, Clock clock, boolean faithful, IdleStrategy idle,
-                         ErrorHandler errorHandler, boolean runTimersOnClose) {
+                         ErrorHandler errorHandler, boolean runTimersOnClose, boolean threadIrqs) {
         this.runTimersOnClose = runTimersOnClose;
+        this.threadIrqs = threadIrqs;
         this.nrCpus = nrCpus;
         this.hz = hz;
         this.clock = clock;
@@ -99,6 +104,9 @@ public final class KernelRuntime {
         for (Cpu c : cpus) {
             c.cpuThread.start();
             c.ksoftirqd.start();
+            if (c.ktimers != null) {
+                c.ktimers.start();
+            }
         }
     }
 
@@ -114,6 +122,10 @@ public final class KernelRuntime {
             }
         }
         return foreign.get();
+    }
+
+    public IdleStrategy idleStrategy() {
+        return idleStrategy;
     }
 
     public Cpu cpu(int id) {
@@ -297,6 +309,12 @@ public final class KernelRuntime {
                 CpuThread.await(this, ipi);
             }
         }
+        if (threadIrqs && !(me instanceof KThread)) {
+            // forced threading: the tick's timer softirqs run in ktimers/N, after the hardirq
+            for (Cpu c : cpus) {
+                waitQueue.await(c, c::timersQuiet);
+            }
+        }
     }
 
     /**
@@ -307,7 +325,7 @@ public final class KernelRuntime {
         boolean awake = cpu.awakeSinceLastTick();
         TimerHooks hooks = timerHooks;
         if (hooks != null && hooks.tick(cpu.id, clock.jiffies(), awake)) {
-            cpu.raiseIrqoff(SoftirqVector.TIMER.ordinal());
+            cpu.raiseTimerSoftirq();
         }
     }
 
@@ -315,7 +333,7 @@ public final class KernelRuntime {
     void otherHardirq(Cpu cpu) {
         TimerHooks hooks = timerHooks;
         if (hooks != null && hooks.deferrableDue(cpu.id, clock.jiffies())) {
-            cpu.raiseIrqoff(SoftirqVector.TIMER.ordinal());
+            cpu.raiseTimerSoftirq();
         }
     }
 
@@ -329,6 +347,18 @@ public final class KernelRuntime {
 
     TimerHooks timerHooks() {
         return timerHooks;
+    }
+
+    /** Installs the interrupt lines' hooks (once). */
+    public synchronized void setIrqHooks(IrqHooks hooks) {
+        if (irqHooks != null) {
+            throw new IllegalStateException("irq hooks already installed");
+        }
+        irqHooks = hooks;
+    }
+
+    IrqHooks irqHooks() {
+        return irqHooks;
     }
 
     /** Wakes {@code cpu/N} so that it re-reads its next timer expiry (leaving tickless idle). */
@@ -406,17 +436,30 @@ public final class KernelRuntime {
             waitQueue.await(this, this::isClosed);
             return;
         }
+        IrqHooks irqs = irqHooks;
         try {
+            if (irqs != null) {
+                irqs.closing();
+            }
             drain();
         } finally {
+            if (irqs != null) {
+                irqs.stopThreads();
+            }
             for (Cpu c : cpus) {
                 c.cpuThread.requestStop();
                 c.ksoftirqd.requestStop();
+                if (c.ktimers != null) {
+                    c.ktimers.requestStop();
+                }
             }
             boolean interrupted = false;
             for (Cpu c : cpus) {
                 interrupted |= join(c.cpuThread);
                 interrupted |= join(c.ksoftirqd);
+                if (c.ktimers != null) {
+                    interrupted |= join(c.ktimers);
+                }
             }
             STATE.setVolatile(this, CLOSED);
             waitQueue.wakeAll(this);
@@ -439,10 +482,14 @@ public final class KernelRuntime {
                 CpuThread.await(this, c.cpuThread.send(() -> {
                     TimerHooks hooks = timerHooks;
                     if (hooks != null && hooks.anyArmed(c.id)) {
-                        c.raiseIrqoff(SoftirqVector.TIMER.ordinal());
+                        c.raiseTimerSoftirq();
                     }
                 }, true));
-                waitQueue.await(c, () -> c.pendingVolatile() == 0 && !c.bhOwned());
+                waitQueue.await(c, () -> c.pendingVolatile() == 0 && !c.bhOwned() && c.timersQuiet());
+            }
+            IrqHooks irqs = irqHooks;
+            if (irqs != null) {
+                irqs.awaitThreadsIdle();
             }
             long after = activity();
             quiet = (after - before == nrCpus) ? quiet + 1 : 0;
@@ -454,7 +501,8 @@ public final class KernelRuntime {
         for (Cpu c : cpus) {
             sum += c.stat(Cpu.STAT_IPIS) + c.stat(Cpu.STAT_INVOCATIONS);
         }
-        return sum;
+        IrqHooks irqs = irqHooks;
+        return irqs == null ? sum : sum + irqs.activity();
     }
 
     private static boolean join(Thread t) {

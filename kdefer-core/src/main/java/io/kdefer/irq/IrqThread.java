@@ -1,0 +1,70 @@
+package io.kdefer.irq;
+
+import io.kdefer.internal.CpuContext;
+import io.kdefer.internal.KThread;
+import io.kdefer.internal.Parker;
+
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * {@code irq/N-name} (or {@code irq/N-s-name} for a forced-threading secondary): the thread of
+ * one action ({@code irq_thread()}).
+ *
+ * <p>It sleeps until it can take {@code IRQTF_RUNTHREAD}, runs the thread function once on the
+ * line's current CPU (re-read at every run, as {@code IRQTF_AFFINITY} makes the kernel's thread
+ * follow the interrupt), then finalizes ONESHOT, wakes the secondary when a forced primary asked
+ * for it, and ends the run ({@code threads_active--}, waking {@code synchronize_irq} waiters at 0).
+ * When asked to stop it still consumes a pending run first, as {@code free_irq} lets the kernel's
+ * thread do.
+ */
+final class IrqThread extends KThread implements Parker.Condition {
+    final IrqAction action;         // F
+    final Parker parker;            // F
+    private final IrqEngine engine; // F
+    private volatile boolean stop;  // A
+    private volatile long runs;     // A: written by this thread only
+
+    IrqThread(IrqEngine engine, IrqAction action, String name) {
+        super(engine.rt, action.desc.cpu, name);
+        this.engine = engine;
+        this.action = action;
+        this.parker = new Parker(engine.rt.idleStrategy());
+        parker.bind(this);
+    }
+
+    @Override
+    public boolean hasWork() {
+        return action.runThreadVolatile() || stop;
+    }
+
+    long runs() {
+        return runs;
+    }
+
+    void requestStop() {
+        stop = true;
+        LockSupport.unpark(this);
+    }
+
+    @Override
+    public void run() {
+        final IrqAction a = action;
+        final CpuContext ctx = context();
+        for (;;) {
+            if (!a.takeRunThread()) {
+                if (stop) {
+                    return;
+                }
+                parker.idle(this, 0);
+                continue;
+            }
+            ctx.cpu = a.desc.cpu;
+            IrqReturn r = a.forced ? engine.forcedThreadFn(a, ctx) : engine.threadFn(a, ctx);
+            runs = runs + 1;
+            if (a.forced && r == IrqReturn.WAKE_THREAD && a.secondary != null) {
+                engine.wakeThread(a.secondary);   // irq_wake_secondary
+            }
+            engine.endThreadRun(a.desc);
+        }
+    }
+}
