@@ -59,12 +59,18 @@ final class IrqThread extends KThread implements Parker.Condition {
                 continue;
             }
             ctx.cpu = a.desc.cpu;
-            IrqReturn r = a.forced ? engine.forcedThreadFn(a, ctx) : engine.threadFn(a, ctx);
-            runs = runs + 1;
-            if (a.forced && r == IrqReturn.WAKE_THREAD && a.secondary != null) {
-                engine.wakeThread(a.secondary);   // irq_wake_secondary
+            try {
+                IrqReturn r = a.forced ? engine.forcedThreadFn(a, ctx) : engine.threadFn(a, ctx);
+                if (a.forced && r == IrqReturn.WAKE_THREAD && a.secondary != null) {
+                    engine.wakeThread(a.secondary);   // irq_wake_secondary
+                }
+            } catch (Throwable t) {
+                // thread functions' exceptions are caught inside; this is the engine failing
+                engine.rt.reportError(a, t);
+            } finally {
+                runs = runs + 1;
+                engine.endThreadRun(a.desc);   // the run ends whatever happened: waiters never hang
             }
-            engine.endThreadRun(a.desc);
         }
     }
 }
