@@ -109,6 +109,7 @@ public final class Irqs {
      * {@code disable_irq()}: disables the line (nesting: each call needs its own enable) and waits
      * until no hard handler and no thread function of the line is running. Task context only;
      * never from the line's own thread (the kernel deadlocks; {@code faithful} mode does too).
+     * Verified by {@code kdefer-jcstress: IrqDisableWaitsForHandlersTest}.
      */
     public void disableIrq(int irq) {
         engine.disable(irq);
@@ -121,7 +122,9 @@ public final class Irqs {
 
     /**
      * {@code enable_irq()}: undoes one disable; the last one re-enables the line and delivers, once,
-     * an interrupt raised while it was disabled. Any context.
+     * an interrupt raised while it was disabled. Any context. A raise still in flight to
+     * {@code cpu/N} when the line is enabled may be delivered as well as the replay, as an
+     * interrupt in flight and a resend may both arrive on a real machine.
      *
      * @throws IllegalStateException "Unbalanced enable" when the line is enabled (in faithful mode
      *         the kernel's warning goes to the error handler instead and nothing changes), or when
@@ -133,7 +136,8 @@ public final class Irqs {
 
     /**
      * {@code synchronize_irq()}: waits until no hard handler and no thread function of the line is
-     * running. Does not stop new interrupts. Task context only.
+     * running, and makes their writes visible to the caller. Does not stop new interrupts. Task
+     * context only. Verified by {@code kdefer-jcstress: IrqSynchronizeWaitsForHandlersTest}.
      */
     public void synchronizeIrq(int irq) {
         engine.synchronize(irq);
@@ -162,6 +166,11 @@ public final class Irqs {
      * {@code cpu/N} in hardirq context for a line of that CPU, the handlers run at once, nested
      * ({@code generic_handle_irq} from a chained handler). A line without handlers drops the
      * interrupt and counts it in the {@code ERR} row of {@link #procInterrupts()}.
+     *
+     * <p>Writes made before {@code raise} are visible to the primary handler, and, when it returns
+     * {@link IrqReturn#WAKE_THREAD}, to the thread function together with the primary's writes.
+     * Verified by {@code kdefer-jcstress: IrqRaisePublishesPriorWritesTest} and
+     * {@code IrqWakeThreadPublishesWritesTest}.
      */
     public void raise(int irq) {
         engine.raise(irq);
