@@ -37,7 +37,7 @@ public final class SoftirqTable implements Softirqs {
     @Override
     public int pending(int cpu) {
         rt.checkCpu(cpu);
-        return rt.cpu(cpu).pendingVolatile();
+        return rt.cpu(cpu).pendingSeenBy(rt.context());
     }
 
     @Override

@@ -193,7 +193,11 @@ public final class Tasklet {
         if (((int) STATE.getAndBitwiseOr(this, SCHED) & SCHED) != 0) {
             return false;
         }
-        lists[ctx.cpu].push(this);
+        if (ctx.inSoftirq()) {
+            lists[ctx.cpu].pushOwner(this);   // this thread owns the CPU's bottom halves
+        } else {
+            lists[ctx.cpu].push(this);
+        }
         rt.currentCpu(ctx).raise(vector, ctx);
         return true;
     }

@@ -83,8 +83,8 @@ final class TaskletEngine {
                     t.dropOnClose();
                 } else {
                     cpu.bump(Cpu.STAT_TASKLET_REQUEUES);
-                    list.push(t);
-                    cpu.raiseIrqoff(vector);
+                    list.pushOwner(t);
+                    cpu.raise(vector, ctx);
                 }
                 t = next;
             }

@@ -13,6 +13,14 @@ import java.lang.invoke.VarHandle;
  * successful CASes is the order of scheduling, so the reversed batch is FIFO, as the kernel's
  * tail-pointer list is.
  *
+ * <p><b>Owner fast path.</b> A tasklet scheduled by the thread that owns the CPU's bottom halves (a
+ * callback re-scheduling itself or another tasklet, a task inside {@code localBhDisable}) is
+ * appended to a plain owner-local queue instead, without an atomic, when the shared stack is
+ * empty; otherwise it goes through the stack behind the foreign pushes already there. The
+ * consumer takes the local queue first, then the stack. FIFO holds: a foreign push that happens
+ * before an owner append is seen by the owner's volatile read of the head and forces the stack;
+ * a foreign push the owner did not see is concurrent with its append, so either order is FIFO.
+ *
  * <p>Memory ordering: a producer writes {@code t.next} (plain) before its CAS publishes {@code t};
  * the consumer's {@code getAndSet} reads the head with volatile semantics, so it sees every
  * {@code next} written before the pushes it takes. A tasklet is on at most one list at a time:
@@ -31,6 +39,26 @@ final class TaskletList {
 
     @SuppressWarnings("unused")
     private volatile Tasklet head;   // A: most recently pushed tasklet
+    private Tasklet localHead;       // W: owner-local queue, oldest first (bottom-half owner only)
+    private Tasklet localTail;       // W
+
+    /**
+     * Appends {@code t} from the thread that owns this CPU's bottom halves: plain writes when no
+     * foreign push is waiting (see the class comment).
+     */
+    void pushOwner(Tasklet t) {
+        if (HEAD.getVolatile(this) != null) {
+            push(t);
+            return;
+        }
+        t.next = null;
+        if (localTail == null) {
+            localHead = t;
+        } else {
+            localTail.next = t;
+        }
+        localTail = t;
+    }
 
     /** Appends {@code t} (it is the caller's to queue: the caller set its SCHED bit). */
     void push(Tasklet t) {
@@ -41,9 +69,9 @@ final class TaskletList {
         } while (!HEAD.compareAndSet(this, h, t));
     }
 
-    /** Detaches the whole list; returns it oldest first. */
+    /** Detaches the whole list, owner-local queue first; returns it oldest first. Owner only. */
     Tasklet detachFifo() {
-        Tasklet t = (Tasklet) HEAD.getAndSet(this, (Tasklet) null);
+        Tasklet t = HEAD.getVolatile(this) == null ? null : (Tasklet) HEAD.getAndSet(this, (Tasklet) null);
         Tasklet fifo = null;
         while (t != null) {
             Tasklet n = t.next;
@@ -51,7 +79,14 @@ final class TaskletList {
             fifo = t;
             t = n;
         }
-        return fifo;
+        Tasklet local = localHead;
+        if (local == null) {
+            return fifo;
+        }
+        localTail.next = fifo;
+        localHead = null;
+        localTail = null;
+        return local;
     }
 
     boolean isEmpty() {

@@ -437,6 +437,42 @@ class TaskletTest {
     }
 
     /**
+     * FIFO across the owner's fast path and foreign schedules: the thread that owns CPU 1's bottom
+     * halves queues without atomics only while no foreign schedule waits, so schedules ordered by
+     * happens-before run in that order whichever thread made them. Spec §10 item 23.
+     */
+    @Test
+    void ownerAndForeignSchedulesOfOneCpuRunInScheduleOrder() throws Exception {
+        try (TaskletHarness h = new TaskletHarness(2)) {
+            List<Integer> order = Collections.synchronizedList(new ArrayList<>());
+            List<Tasklet> ts = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                int id = i;
+                ts.add(Tasklet.setup(h.kernel, self -> order.add(id)));
+            }
+            h.bhSection(1, () -> {
+                ts.get(0).schedule();                  // owner, nothing foreign waiting: owner queue
+                foreignSchedule(h, ts.get(1));         // foreign, joined: happens before what follows
+                ts.get(2).schedule();                  // owner: must queue behind 1
+                ts.get(3).schedule();
+            });
+            assertThat(order).containsExactly(0, 1, 2, 3);
+            h.bhSection(1, () -> {
+                foreignSchedule(h, ts.get(4));
+                ts.get(5).schedule();
+            });
+            assertThat(order).containsExactly(0, 1, 2, 3, 4, 5);
+        }
+    }
+
+    /** Schedules {@code t} from a new thread in task context on CPU 1, and joins it. */
+    private static void foreignSchedule(TaskletHarness h, Tasklet t) throws InterruptedException {
+        Thread foreign = new Thread(() -> h.onCpu(1, t::schedule), "foreign");
+        foreign.start();
+        io.kdefer.TestKernels.join(foreign);
+    }
+
+    /**
      * A HI tasklet scheduled after a normal one runs first, and both run in the same pass of the
      * same softirq invocation (HI is vector 0, TASKLET vector 6). Spec §10 item 24.
      */
