@@ -65,6 +65,7 @@ final class IrqEngine implements IrqHooks {
     static final int SPURIOUS_LIMIT = 99_900;
     private static final int BOGUS = 0x100;
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
 
     /** {@code irq_default_primary_handler}: wakes the thread. */
     static final IrqHandler DEFAULT_PRIMARY = (irq, dev) -> IrqReturn.WAKE_THREAD;
@@ -73,6 +74,13 @@ final class IrqEngine implements IrqHooks {
     private final Kernel kernel;            // F
     private final WaitQueue waitQueue;      // F
     private final IrqDesc[] descs;          // F
+    /**
+     * Each line's CPU, for {@link #raise}: read-mostly, kept off the descriptors, whose cache line
+     * {@code cpu/N} writes on every interrupt (lock word, INPROGRESS); reading the affinity there
+     * would cost the raiser a cache miss and {@code cpu/N} another. Written under the descriptor's
+     * lock by {@link #setAffinity}, read opaque.
+     */
+    private final int[] affinity = new int[NR_IRQS];
     private final AtomicLong errIrqs = new AtomicLong();              // A: asserted lines without a handler
     private final AtomicInteger badReports = new AtomicInteger(100);  // A: report_bad_irq budget
     private KernelTimer poller;             // L: guarded by this; the spurious poller, created on demand
@@ -85,6 +93,7 @@ final class IrqEngine implements IrqHooks {
         for (int i = 0; i < NR_IRQS; i++) {
             descs[i] = new IrqDesc(i, rt.nrCpus);
             descs[i].cpu = i % rt.nrCpus;
+            affinity[i] = i % rt.nrCpus;
         }
         rt.setIrqHooks(this);
     }
@@ -104,11 +113,13 @@ final class IrqEngine implements IrqHooks {
 
     /** A device asserts {@code irq}. */
     void raise(int irq) {
-        final IrqDesc d = desc(irq);
+        if (irq < 0 || irq >= NR_IRQS) {
+            desc(irq);   // throws
+        }
         if (rt.isClosing()) {
             rt.checkAccepting(rt.context());
         }
-        final Cpu target = rt.cpu(d.cpu);
+        final Cpu target = rt.cpu((int) INTS.getOpaque(affinity, irq));
         if (target.isCpuThread(Thread.currentThread()) && rt.context().inHardirq()) {
             handle(irq);   // generic_handle_irq from a chained handler on this CPU
             return;
@@ -686,6 +697,7 @@ final class IrqEngine implements IrqHooks {
         rt.checkOpen();
         synchronized (d) {
             d.cpu = cpu;
+            INTS.setOpaque(affinity, irq, cpu);
         }
     }
 
