@@ -378,6 +378,9 @@ public final class Cpu {
     void handleSoftirqs(CpuContext ctx, boolean ksirqd) {
         final Clock clock = rt.clock;
         final long end = clock.jiffies() + rt.maxSoftirqTime;
+        // a clock that moves by itself says when jiffy `end` begins: each restart then compares
+        // System.nanoTime() with it instead of converting the time to jiffies (a division)
+        final long endNanos = clock.nanoTimeOf(end);
         int maxRestart = MAX_SOFTIRQ_RESTART;
         int snapshot = takePending();
         ctx.count += CpuContext.SOFTIRQ_OFFSET;
@@ -393,7 +396,8 @@ public final class Cpu {
                     return;
                 }
                 // the kernel's test, cheapest first: the restart count, need_resched, then the clock
-                if (--maxRestart != 0 && !needResched() && clock.jiffies() - end < 0) {
+                if (--maxRestart != 0 && !needResched()
+                        && (endNanos != 0 ? System.nanoTime() - endNanos < 0 : clock.jiffies() - end < 0)) {
                     snapshot = takePending();
                     continue;
                 }
