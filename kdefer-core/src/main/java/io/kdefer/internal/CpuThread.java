@@ -25,16 +25,12 @@ final class CpuThread extends KThread implements Parker.Condition {
         }
     }
 
-    final Parker parker;                                            // F
     private final Cpu cpu;                                          // F
     private final ConcurrentLinkedQueue<Ipi> inbox = new ConcurrentLinkedQueue<>(); // A
-    private volatile boolean stop;                                  // A
 
     CpuThread(KernelRuntime rt, Cpu cpu) {
         super(rt, cpu.id, "cpu/" + cpu.id);
         this.cpu = cpu;
-        this.parker = new Parker(rt.idleStrategy);
-        parker.bind(this);
     }
 
     /** Queues {@code fn} for hardirq context on this CPU; returns the request to wait on. */
@@ -75,7 +71,7 @@ final class CpuThread extends KThread implements Parker.Condition {
 
     @Override
     public boolean hasWork() {
-        return !inbox.isEmpty() || cpu.irqPendingAny() || stop || timerDue() || deadlineStale();
+        return !inbox.isEmpty() || cpu.irqPendingAny() || stopRequested() || timerDue() || deadlineStale();
     }
 
     /** An arm made an earlier timer than the one this idle period waits for (see TimerWheel). */
@@ -104,10 +100,6 @@ final class CpuThread extends KThread implements Parker.Condition {
         return inbox.isEmpty();
     }
 
-    void requestStop() {
-        stop = true;
-        LockSupport.unpark(this);
-    }
 
     @Override
     public void run() {
@@ -124,7 +116,7 @@ final class CpuThread extends KThread implements Parker.Condition {
                 runDeviceIrq(irq);
                 continue;
             }
-            if (stop) {
+            if (stopRequested()) {
                 return;
             }
             if (timerDue()) {
@@ -156,44 +148,37 @@ final class CpuThread extends KThread implements Parker.Condition {
 
     /** A device interrupt: the line's flow handler in hardirq context, then irq exit. */
     private void runDeviceIrq(int irq) {
-        final CpuContext c = ctx;
-        c.count += CpuContext.HARDIRQ_OFFSET;
-        final int expected = c.count;
-        try {
-            IrqHooks hooks = rt.irqHooks();
-            if (hooks != null) {
-                hooks.handle(irq);
-            }
-        } catch (Throwable t) {
-            rt.reportError("irq " + irq + " on cpu " + cpu.id, t);
-        } finally {
-            if (c.count != expected) {
-                rt.reportError("irq " + irq, new IllegalStateException(
-                        "irq " + irq + " handler changed preempt_count from "
-                                + String.format("%08x", expected) + " to " + c.countHex()));
-                c.count = expected;
-            }
-            rt.otherHardirq(cpu);
-            cpu.irqExit(c, this);
-        }
+        runHardirq(null, null, irq);
     }
 
     private void runHardirq(Runnable fn, Ipi ipi) {
+        runHardirq(fn, ipi, -1);
+    }
+
+    /** Runs {@code fn}, or the flow handler of line {@code irq} when {@code fn} is null, then irq exit. */
+    private void runHardirq(Runnable fn, Ipi ipi, int irq) {
         final CpuContext c = ctx;
         c.count += CpuContext.HARDIRQ_OFFSET;
         final int expected = c.count;
         try {
-            fn.run();
+            if (fn != null) {
+                fn.run();
+            } else {
+                IrqHooks hooks = rt.irqHooks();
+                if (hooks != null) {
+                    hooks.handle(irq);
+                }
+            }
         } catch (Throwable t) {
             if (ipi != null && ipi.waiter != null) {
                 ipi.error = t;
             } else {
-                rt.reportError("hardirq on cpu " + cpu.id, t);
+                rt.reportError((fn == null ? "irq " + irq + " on cpu " : "hardirq on cpu ") + cpu.id, t);
             }
         } finally {
             if (c.count != expected) {
-                rt.reportError("cpu " + cpu.id, new IllegalStateException(
-                        "hardirq handler changed preempt_count from "
+                rt.reportError(fn == null ? "irq " + irq : "cpu " + cpu.id, new IllegalStateException(
+                        (fn == null ? "irq " + irq + " handler" : "hardirq handler") + " changed preempt_count from "
                                 + String.format("%08x", expected) + " to " + c.countHex()));
                 c.count = expected;
             }

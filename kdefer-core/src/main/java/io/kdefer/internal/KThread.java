@@ -9,12 +9,28 @@ public abstract class KThread extends Thread {
     final KernelRuntime rt;
     /** F: this thread's context; its CPU changes only for interrupt threads that follow their line. */
     final CpuContext ctx;
+    /** F: how this thread idles and is woken (wake-ups elided while it is awake). */
+    public final Parker parker;
+    private volatile boolean stop;   // A: set once by requestStop()
 
     protected KThread(KernelRuntime rt, int cpu, String name) {
         super(name);
         this.rt = rt;
         this.ctx = new CpuContext(cpu, true);
+        this.parker = new Parker(rt.idleStrategy);
+        parker.bind(this);
         setDaemon(true);
+    }
+
+    /** Asks the thread to finish what it owes and end; the caller joins it. */
+    public final void requestStop() {
+        stop = true;
+        java.util.concurrent.locks.LockSupport.unpark(this);
+    }
+
+    /** True once {@link #requestStop()} was called. */
+    protected final boolean stopRequested() {
+        return stop;
     }
 
     /** This thread's context. Only this thread may use it. */

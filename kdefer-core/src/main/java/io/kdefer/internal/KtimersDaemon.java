@@ -9,26 +9,18 @@ package io.kdefer.internal;
  * serves whatever else is pending too, as {@code __do_softirq()} does in the kernel.
  */
 final class KtimersDaemon extends KThread implements Parker.Condition {
-    final Parker parker;            // F
     private final Cpu cpu;          // F
-    private volatile boolean stop;  // A
 
     KtimersDaemon(KernelRuntime rt, Cpu cpu) {
         super(rt, cpu.id, "ktimers/" + cpu.id);
         this.cpu = cpu;
-        this.parker = new Parker(rt.idleStrategy);
-        parker.bind(this);
     }
 
     @Override
     public boolean hasWork() {
-        return (cpu.timerPendingVolatile() != 0 && !cpu.bhOwned()) || stop;
+        return (cpu.timerPendingVolatile() != 0 && !cpu.bhOwned()) || stopRequested();
     }
 
-    void requestStop() {
-        stop = true;
-        java.util.concurrent.locks.LockSupport.unpark(this);
-    }
 
     @Override
     public void run() {
@@ -44,7 +36,7 @@ final class KtimersDaemon extends KThread implements Parker.Condition {
                 }
                 continue;
             }
-            if (stop && c.timerPendingVolatile() == 0) {
+            if (stopRequested() && c.timerPendingVolatile() == 0) {
                 return;
             }
             parker.idle(this, 0);

@@ -12,26 +12,18 @@ package io.kdefer.internal;
  * owns the CPU's bottom halves; the owner wakes it when it releases with work left.
  */
 final class SoftirqDaemon extends KThread implements Parker.Condition {
-    final Parker parker;            // F
     private final Cpu cpu;          // F
-    private volatile boolean stop;  // A
 
     SoftirqDaemon(KernelRuntime rt, Cpu cpu) {
         super(rt, cpu.id, "ksoftirqd/" + cpu.id);
         this.cpu = cpu;
-        this.parker = new Parker(rt.idleStrategy);
-        parker.bind(this);
     }
 
     @Override
     public boolean hasWork() {
-        return (cpu.pendingVolatile() != 0 && !cpu.bhOwned()) || stop;
+        return (cpu.pendingVolatile() != 0 && !cpu.bhOwned()) || stopRequested();
     }
 
-    void requestStop() {
-        stop = true;
-        java.util.concurrent.locks.LockSupport.unpark(this);
-    }
 
     @Override
     public void run() {
@@ -54,7 +46,7 @@ final class SoftirqDaemon extends KThread implements Parker.Condition {
                 }
                 continue;
             }
-            if (stop && c.pendingVolatile() == 0) {
+            if (stopRequested() && c.pendingVolatile() == 0) {
                 return;
             }
             parker.idle(this, 0);

@@ -4,7 +4,6 @@ import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KThread;
 import io.kdefer.internal.Parker;
 
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * {@code irq/N-name} (or {@code irq/N-s-name} for a forced-threading secondary): the thread of
@@ -19,32 +18,24 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class IrqThread extends KThread implements Parker.Condition {
     final IrqAction action;         // F
-    final Parker parker;            // F
     private final IrqEngine engine; // F
-    private volatile boolean stop;  // A
     private volatile long runs;     // A: written by this thread only
 
     IrqThread(IrqEngine engine, IrqAction action, String name) {
         super(engine.rt, action.desc.cpu, name);
         this.engine = engine;
         this.action = action;
-        this.parker = new Parker(engine.rt.idleStrategy());
-        parker.bind(this);
     }
 
     @Override
     public boolean hasWork() {
-        return action.runThreadVolatile() || stop;
+        return action.runThreadVolatile() || stopRequested();
     }
 
     long runs() {
         return runs;
     }
 
-    void requestStop() {
-        stop = true;
-        LockSupport.unpark(this);
-    }
 
     @Override
     public void run() {
@@ -52,7 +43,7 @@ final class IrqThread extends KThread implements Parker.Condition {
         final CpuContext ctx = context();
         for (;;) {
             if (!a.takeRunThread()) {
-                if (stop) {
+                if (stopRequested()) {
                     return;
                 }
                 parker.idle(this, 0);

@@ -472,55 +472,29 @@ public class IrqRaiseLatencyBenchmark {
 
     @Benchmark
     public long primarySpin(PrimarySpin s) {
-        long target = s.acks.get() + 1;
-        s.irqs.raise(IRQ);
-        while (s.acks.get() < target) {
-            Thread.onSpinWait();
-        }
-        return target;
+        return raiseAndAwait(s);
     }
 
     @Benchmark
     public long threadSpin(ThreadSpin s) {
-        long target = s.acks.get() + 1;
-        s.irqs.raise(IRQ);
-        while (s.acks.get() < target) {
-            Thread.onSpinWait();
-        }
-        return target;
+        return raiseAndAwait(s);
     }
 
     @Benchmark
     public long oneshotSpin(OneshotSpin s) {
-        long target = s.acks.get() + 1;
-        s.irqs.raise(IRQ);
-        while (s.acks.get() < target) {
-            Thread.onSpinWait();
-        }
-        return target;
+        return raiseAndAwait(s);
     }
 
     @Benchmark
     public long disruptorBusySpin(DisruptorBusySpin s) {
-        long target = s.acks.get() + 1;
-        RingBuffer<Slot> ring = s.ring;
-        long sequence = ring.next();
-        ring.get(sequence).value = sequence;
-        ring.publish(sequence);
-        while (s.acks.get() < target) {
-            Thread.onSpinWait();
-        }
-        return target;
+        return publishAndAwait(s);
     }
 
     @Benchmark
     public long agronaBusySpin(AgronaBusySpin s) {
         long target = s.acks.get() + 1;
         s.queue.offer(AgronaBusySpin.TOKEN);
-        while (s.acks.get() < target) {
-            Thread.onSpinWait();
-        }
-        return target;
+        return awaitAck(s.acks, target);
     }
 
     @Benchmark
@@ -536,61 +510,61 @@ public class IrqRaiseLatencyBenchmark {
 
     @Benchmark
     public long primaryPark(PrimaryPark s) {
-        long target = s.acks.get() + 1;
-        s.irqs.raise(IRQ);
-        while (s.acks.get() < target) {
-            Thread.onSpinWait();
-        }
-        return target;
+        return raiseAndAwait(s);
     }
 
     @Benchmark
     public long threadPark(ThreadPark s) {
-        long target = s.acks.get() + 1;
-        s.irqs.raise(IRQ);
-        while (s.acks.get() < target) {
-            Thread.onSpinWait();
-        }
-        return target;
+        return raiseAndAwait(s);
     }
 
     @Benchmark
     public long oneshotPark(OneshotPark s) {
-        long target = s.acks.get() + 1;
-        s.irqs.raise(IRQ);
-        while (s.acks.get() < target) {
-            Thread.onSpinWait();
-        }
-        return target;
+        return raiseAndAwait(s);
     }
 
     @Benchmark
     public long disruptorBlocking(DisruptorBlocking s) {
-        long target = s.acks.get() + 1;
-        RingBuffer<Slot> ring = s.ring;
-        long sequence = ring.next();
-        ring.get(sequence).value = sequence;
-        ring.publish(sequence);
-        while (s.acks.get() < target) {
-            Thread.onSpinWait();
-        }
-        return target;
+        return publishAndAwait(s);
     }
 
     @Benchmark
     public long tpe(Tpe s) {
         long target = s.acks.get() + 1;
         s.executor.execute(s.task);
-        while (s.acks.get() < target) {
-            Thread.onSpinWait();
-        }
-        return target;
+        return awaitAck(s.acks, target);
     }
 
     @Benchmark
     public long baselineParkHandOff(ParkBaseline s) {
         long target = s.handOff.request();
         while (s.handOff.served() < target) {
+            Thread.onSpinWait();
+        }
+        return target;
+    }
+
+    // ---------------------------------------------------------------- the shared hand-off shapes
+
+    /** Raises the line and spins until its last handler acknowledged. */
+    private static long raiseAndAwait(Line s) {
+        long target = s.acks.get() + 1;
+        s.irqs.raise(IRQ);
+        return awaitAck(s.acks, target);
+    }
+
+    /** Publishes one event to the Disruptor and spins until its handler acknowledged. */
+    private static long publishAndAwait(DisruptorTarget s) {
+        long target = s.acks.get() + 1;
+        RingBuffer<Slot> ring = s.ring;
+        long sequence = ring.next();
+        ring.get(sequence).value = sequence;
+        ring.publish(sequence);
+        return awaitAck(s.acks, target);
+    }
+
+    private static long awaitAck(AckCounter acks, long target) {
+        while (acks.get() < target) {
             Thread.onSpinWait();
         }
         return target;
