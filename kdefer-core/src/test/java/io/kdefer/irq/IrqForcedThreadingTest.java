@@ -79,7 +79,7 @@ class IrqForcedThreadingTest {
 
     /**
      * NO_THREAD keeps a handler in hardirq context; softirqs it raises are not run on irq exit but
-     * by ksoftirqd/N; timer softirqs run in ktimers/N.
+     * by ksoftirqd/N; timer softirqs run in ktimers/N. Spec §10.1 item 16.
      */
     @Test
     void noThreadHandlerStaysHardirqAndSoftirqsGoToDaemons() throws Exception {
