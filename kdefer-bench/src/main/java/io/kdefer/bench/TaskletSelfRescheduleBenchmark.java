@@ -21,6 +21,8 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -227,6 +229,39 @@ public class TaskletSelfRescheduleBenchmark {
             ThreadSupport.shutdown(executor);
             checkRuns(executor.getCompletedTaskCount());
         }
+    }
+
+    /**
+     * The floor under a faithful run, no tasklet involved: the three read-modify-writes of the
+     * state word that every run of a self-rescheduling tasklet makes (the callback's schedule sets
+     * SCHED, the runner swaps SCHED for RUN, the unlock clears RUN), on one thread with nothing
+     * else, {@value #RUNS} times per invocation.
+     */
+    @State(Scope.Thread)
+    public static class StateWord {
+        static final VarHandle STATE;
+
+        static {
+            try {
+                STATE = MethodHandles.lookup().findVarHandle(StateWord.class, "state", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        volatile int state;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(RUNS)
+    public int stateWordFloor(StateWord w) {
+        int sum = 0;
+        for (int i = 0; i < RUNS; i++) {
+            sum += (int) StateWord.STATE.getAndBitwiseOr(w, 1);          // schedule: SCHED
+            sum += StateWord.STATE.compareAndSet(w, 1, 2) ? 1 : 0;       // runner: SCHED -> RUN
+            sum += (int) StateWord.STATE.getAndBitwiseAnd(w, ~2);        // unlock: RUN off
+        }
+        return sum;
     }
 
     @Benchmark

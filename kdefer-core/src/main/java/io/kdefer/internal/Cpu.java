@@ -378,9 +378,9 @@ public final class Cpu {
     void handleSoftirqs(CpuContext ctx, boolean ksirqd) {
         final Clock clock = rt.clock;
         final long end = clock.jiffies() + rt.maxSoftirqTime;
-        // a clock that moves by itself says when jiffy `end` begins: each restart then compares
-        // System.nanoTime() with it instead of converting the time to jiffies (a division)
-        final long endNanos = clock.nanoTimeOf(end);
+        // restarts read jiffies as the tick keeps them (a field), as the kernel does, not the
+        // system clock; the tick's copy is never ahead of the clock, so the budget never ends early
+        final JiffiesTick tick = rt.tick;
         int maxRestart = MAX_SOFTIRQ_RESTART;
         int snapshot = takePending();
         ctx.count += CpuContext.SOFTIRQ_OFFSET;
@@ -397,7 +397,7 @@ public final class Cpu {
                 }
                 // the kernel's test, cheapest first: the restart count, need_resched, then the clock
                 if (--maxRestart != 0 && !needResched()
-                        && (endNanos != 0 ? System.nanoTime() - endNanos < 0 : clock.jiffies() - end < 0)) {
+                        && (tick != null ? tick.jiffies() : clock.jiffies()) - end < 0) {
                     snapshot = takePending();
                     continue;
                 }

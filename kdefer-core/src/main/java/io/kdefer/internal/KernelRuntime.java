@@ -75,6 +75,8 @@ public final class KernelRuntime {
     public final boolean runTimersOnClose;
     /** F: forced interrupt threading ({@code threadirqs}). */
     public final boolean threadIrqs;
+    /** F: the tick's copy of jiffies for the softirq budget; null for a clock that does not move by itself. */
+    public final JiffiesTick tick;
 
     public KernelRuntime(int nrCpus, int hz, Clock clock, boolean faithful, IdleStrategy idle,
                          ErrorHandler errorHandler, boolean runTimersOnClose, boolean threadIrqs) {
@@ -87,6 +89,7 @@ public final class KernelRuntime {
         this.idleStrategy = idle;
         this.errorHandler = errorHandler;
         this.maxSoftirqTime = msecsToJiffies(2);
+        this.tick = clock.nanoTimeOf(clock.jiffies()) != 0 ? new JiffiesTick(clock) : null;
         this.foreign = ThreadLocal.withInitial(
                 () -> new CpuContext((int) Math.floorMod(Thread.currentThread().getId(), (long) nrCpus), false));
         this.cpus = new Cpu[nrCpus];
@@ -101,6 +104,9 @@ public final class KernelRuntime {
 
     /** Starts every CPU's threads. */
     public void start() {
+        if (tick != null) {
+            tick.start();
+        }
         for (Cpu c : cpus) {
             c.cpuThread.start();
             c.ksoftirqd.start();
@@ -460,6 +466,10 @@ public final class KernelRuntime {
                 if (c.ktimers != null) {
                     interrupted |= join(c.ktimers);
                 }
+            }
+            if (tick != null) {
+                tick.requestStop();
+                interrupted |= join(tick.thread());
             }
             STATE.setVolatile(this, CLOSED);
             waitQueue.wakeAll(this);

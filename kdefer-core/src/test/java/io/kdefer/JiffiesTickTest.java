@@ -1,0 +1,125 @@
+package io.kdefer;
+
+import io.kdefer.TestKernels.CollectingErrors;
+import io.kdefer.internal.JiffiesTick;
+import io.kdefer.internal.Secrets;
+import io.kdefer.softirq.SoftirqVector;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The {@code tick} thread that keeps the copy of {@code jiffies} the softirq loop's restart test
+ * reads (spec §2.2 step 3, {@code time_before(jiffies, end)}), for kernels on the system clock.
+ */
+class JiffiesTickTest {
+    private CollectingErrors errors;
+    private Kernel kernel;
+
+    @BeforeEach
+    void newKernel() {
+        errors = new CollectingErrors();
+        kernel = Kernel.builder().cpus(1).hz(1000).errorHandler(errors).build();
+    }
+
+    @AfterEach
+    void closeKernel() {
+        kernel.close();
+        errors.assertNone();
+    }
+
+    private JiffiesTick tick() {
+        JiffiesTick tick = Secrets.runtime(kernel).tick;
+        assertThat(tick).as("a system-clock kernel keeps a tick").isNotNull();
+        return tick;
+    }
+
+    /**
+     * Never early: every value the restart test can read is at or behind the clock's jiffies read
+     * after it, so a loop that compares it with an {@code end} taken from the clock never ends
+     * its 2 ms budget before the kernel's would. Spec §10.1 item 5 (the budget).
+     */
+    @Test
+    void theCopyIsNeverAheadOfTheClock() {
+        JiffiesTick tick = tick();
+        long first = kernel.jiffies();
+        long last = first;
+        for (int i = 0; i < 200_000; i++) {
+            long copy = tick.jiffies();
+            long clock = kernel.jiffies();
+            assertThat(Jiffies.timeAfter(copy, clock)).as("copy %d ahead of the clock %d", copy, clock).isFalse();
+            assertThat(Jiffies.timeBefore(copy, first)).as("copy %d before the first read %d", copy, first).isFalse();
+            last = copy;
+        }
+        assertThat(Jiffies.timeAfterEq(last, first)).isTrue();
+    }
+
+    /**
+     * Tickless: with no restarting loop reading the copy, the thread ends up parked without a
+     * deadline, and a reader wakes it again (it then ticks and goes back to sleep).
+     */
+    @Test
+    void theThreadSleepsWithoutReadersAndAReaderWakesIt() {
+        JiffiesTick tick = tick();
+        awaitState(tick.thread(), Thread.State.WAITING);
+        long ticks = tick.ticks();
+        tick.jiffies();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TestKernels.LIVENESS_SECONDS);
+        while (tick.ticks() == ticks) {
+            assertThat(System.nanoTime() - deadline).as("the reader woke the tick thread").isNegative();
+            Thread.onSpinWait();
+        }
+        awaitState(tick.thread(), Thread.State.WAITING);
+    }
+
+    /**
+     * A softirq that keeps re-raising itself on a system-clock kernel: the loop restarts through the
+     * copy and still hands the rest to {@code ksoftirqd/0}, and every raise runs. Spec §10.1 items 4, 7, 17.
+     */
+    @Test
+    void aSelfRaisingSoftirqOnTheSystemClockRunsToTheEnd() throws InterruptedException {
+        AtomicInteger left = new AtomicInteger(5_000);
+        CountDownLatch done = new CountDownLatch(1);
+        kernel.softirqs().open(SoftirqVector.NET_RX, () -> {
+            if (left.decrementAndGet() > 0) {
+                kernel.softirqs().raise(SoftirqVector.NET_RX);
+            } else {
+                done.countDown();
+            }
+        });
+        kernel.smpCallFunctionSingle(0, () -> kernel.softirqs().raise(SoftirqVector.NET_RX), true);
+        TestKernels.await(done, "5000 self-raised NET_RX runs");
+        assertThat(kernel.stats().total(KernelStats.Counter.KSOFTIRQD_BATCHES)).isPositive();
+    }
+
+    /** close() stops and joins the tick thread with the others. */
+    @Test
+    void closeJoinsTheTickThread() {
+        JiffiesTick tick = tick();
+        tick.jiffies();
+        kernel.close();
+        assertThat(tick.thread().isAlive()).isFalse();
+    }
+
+    /** A manual clock's jiffies are already a field: no tick thread. */
+    @Test
+    void aManualClockKernelHasNoTick() {
+        try (Kernel manual = TestKernels.manual(1, errors).build()) {
+            assertThat(Secrets.runtime(manual).tick).isNull();
+        }
+    }
+
+    private static void awaitState(Thread t, Thread.State state) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TestKernels.LIVENESS_SECONDS);
+        while (t.getState() != state) {
+            assertThat(System.nanoTime() - deadline).as(t.getName() + " reaches " + state).isNegative();
+            Thread.onSpinWait();
+        }
+    }
+}
