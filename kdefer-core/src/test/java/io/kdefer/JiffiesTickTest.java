@@ -41,23 +41,17 @@ class JiffiesTickTest {
     }
 
     /**
-     * Never early: every value the restart test can read is at or behind the clock's jiffies read
-     * after it, so a loop that compares it with an {@code end} taken from the clock never ends
-     * its 2 ms budget before the kernel's would. Spec §10.1 item 5 (the budget).
+     * The copy the loop counts its budget in is never ahead of the clock's jiffies read after it.
+     * Spec §10.1 item 5.
      */
     @Test
     void theCopyIsNeverAheadOfTheClock() {
         JiffiesTick tick = tick();
-        long first = kernel.jiffies();
-        long last = first;
         for (int i = 0; i < 200_000; i++) {
-            long copy = tick.jiffies();
+            long copy = (i & 1) == 0 ? tick.jiffies() : tick.peek();
             long clock = kernel.jiffies();
             assertThat(Jiffies.timeAfter(copy, clock)).as("copy %d ahead of the clock %d", copy, clock).isFalse();
-            assertThat(Jiffies.timeBefore(copy, first)).as("copy %d before the first read %d", copy, first).isFalse();
-            last = copy;
         }
-        assertThat(Jiffies.timeAfterEq(last, first)).isTrue();
     }
 
     /**

@@ -377,10 +377,10 @@ public final class Cpu {
      */
     void handleSoftirqs(CpuContext ctx, boolean ksirqd) {
         final Clock clock = rt.clock;
-        final long end = clock.jiffies() + rt.maxSoftirqTime;
-        // restarts read jiffies as the tick keeps them (a field), as the kernel does, not the
-        // system clock; the tick's copy is never ahead of the clock, so the budget never ends early
+        // jiffies as the tick keeps them (a field), as the kernel reads them, not the system
+        // clock: restarts keep the tick running; a loop that does not restart never wakes it
         final JiffiesTick tick = rt.tick;
+        final long end = (tick != null ? tick.peek() : clock.jiffies()) + rt.maxSoftirqTime;
         int maxRestart = MAX_SOFTIRQ_RESTART;
         int snapshot = takePending();
         ctx.count += CpuContext.SOFTIRQ_OFFSET;

@@ -15,11 +15,12 @@ import java.util.concurrent.locks.LockSupport;
  * tasklet. Only a clock that moves by itself needs this; a {@link io.kdefer.ManualClock}'s
  * {@code jiffies} is already a field.
  *
- * <p><b>Never early.</b> Every value stored here was read from the clock, so the copy is never
- * ahead of the clock's {@code jiffies}: a loop that compares it with an {@code end} taken from the
- * clock stops no earlier than one that read the clock. When this thread is late (descheduled on a
- * busy host), the budget runs long, as the kernel's does when ticks are late; the restart count
- * still bounds the loop.
+ * <p><b>Counting the budget.</b> While the thread ticks, a loop reads the copy at its start
+ * ({@link #peek()}) and at each restart ({@link #jiffies()}), so its 2 ms are counted in the tick's
+ * jiffies, as the kernel counts them in its own. Every value stored here was read from the clock,
+ * so the copy is never ahead of it; when this thread is late (descheduled on a busy host) the
+ * copy is late and the budget runs long, as the kernel's does when ticks are late, still bounded
+ * by the restart count. A loop that starts while the thread sleeps reads the clock itself.
  *
  * <p>Protocol (all fields volatile):
  * <pre>
@@ -84,6 +85,15 @@ public final class JiffiesTick implements Runnable {
             LockSupport.unpark(thread);
         }
         return now;
+    }
+
+    /**
+     * {@code jiffies} for the start of a softirq loop: the copy while the thread is ticking (a
+     * loop restarted within the last jiffy), otherwise the clock. Never wakes the thread, so a
+     * loop that does not restart costs no tick.
+     */
+    public long peek() {
+        return wanted ? copy : clock.jiffies();
     }
 
     /**
