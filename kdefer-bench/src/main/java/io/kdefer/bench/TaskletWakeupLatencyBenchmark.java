@@ -46,7 +46,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *       floor for this family.</li>
  *   <li><b>Spinning consumers</b> ({@code taskletSpin}, {@code baselineSpinHandOff}): operations
  *       follow each other at once, so the consumer is still in its spin phase (the kernel's
- *       {@link IdleStrategy#spin()} spins 50 µs before it parks). {@code baselineSpinHandOff} is
+ *       {@link IdleStrategy#spin()} spins 50 µs before it parks); for the tasklet, outside the
+ *       timed region, the benchmark thread first waits until the previous run has dropped RUN,
+ *       so that a sample never starts while the consumer is still finishing the last one. {@code baselineSpinHandOff} is
  *       two threads pinging a volatile counter, the floor for this family. Both need two free
  *       cores: on a loaded host, a descheduled spinner turns samples into scheduler delays.</li>
  * </ul>
@@ -141,6 +143,19 @@ public class TaskletWakeupLatencyBenchmark {
         @Setup(Level.Trial)
         public void setUp() {
             start(IdleStrategy.spin());
+        }
+
+        /**
+         * The callback bumps {@code runs} before its runner drops RUN and leaves the pass; a
+         * schedule issued in that window would race the runner's unlock for the state word and
+         * land in a restart pass instead of reaching an idle consumer. Wait, outside the timed
+         * region, until the run has finished.
+         */
+        @Setup(Level.Invocation)
+        public void awaitRunEnd() {
+            while (tasklet.isRunning()) {
+                Thread.onSpinWait();
+            }
         }
     }
 

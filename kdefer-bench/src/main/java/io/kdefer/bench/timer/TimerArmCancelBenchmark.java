@@ -22,6 +22,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
@@ -53,7 +55,8 @@ import java.util.concurrent.TimeUnit;
  *       measured timer's spoke; the wheel is never polled). Its schedule scans the spoke for a free
  *       slot, so it costs more as the spoke fills.</li>
  * </ul>
- * The population and the measured delay are described in {@link TimerWorkload}.
+ * {@code lockFloor} is the two lock round trips alone, the least a wheel that any thread may arm
+ * must pay per pair. The population and the measured delay are described in {@link TimerWorkload}.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -188,6 +191,35 @@ public class TimerArmCancelBenchmark {
             }
             deadline = TimerWorkload.measuredDelay(at);
         }
+    }
+
+    /**
+     * The floor under any wheel that every thread may arm: one uncontended lock round trip for the
+     * arm and one for the cancel (a CAS to take the lock, a release store to drop it, as the
+     * wheel's base lock does), with no wheel work at all.
+     */
+    @State(Scope.Thread)
+    public static class LockWord {
+        static final VarHandle LOCK;
+
+        static {
+            try {
+                LOCK = MethodHandles.lookup().findVarHandle(LockWord.class, "lock", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        volatile int lock;
+    }
+
+    @Benchmark
+    public boolean lockFloor(LockWord w) {
+        boolean armed = LockWord.LOCK.compareAndSet(w, 0, 1);
+        LockWord.LOCK.setRelease(w, 0);
+        boolean cancelled = LockWord.LOCK.compareAndSet(w, 0, 1);
+        LockWord.LOCK.setRelease(w, 0);
+        return armed & cancelled;
     }
 
     @Benchmark
