@@ -18,17 +18,18 @@ import java.util.concurrent.locks.LockSupport;
  * <p><b>Counting the budget.</b> While the thread ticks, a loop reads the copy at its start
  * ({@link #peek()}) and at each restart ({@link #jiffies()}), so its 2 ms are counted in the tick's
  * jiffies, as the kernel counts them in its own. Every value stored here was read from the clock,
- * so the copy is never ahead of it; when this thread is late (descheduled on a busy host) the
- * copy is late and the budget runs long, as the kernel's does when ticks are late, still bounded
- * by the restart count. A loop that starts while the thread sleeps reads the clock itself.
+ * so the copy is never ahead of it. When this thread is late (descheduled on a busy host) the
+ * copy is late and the budget runs long, or short if the copy catches up between a loop's start
+ * and its restart, as the kernel's does when ticks are late; the restart count bounds the loop
+ * either way. A loop that starts while the thread sleeps reads the clock itself.
  *
  * <p>Protocol (all fields volatile):
  * <pre>
  *   reader                                   tick thread
  *   if (wanted) return copy                  loop: if (!wanted) { sleeping = true
  *   now = clock.jiffies()                                         if (!wanted) park()
- *   wanted = true                                                 sleeping = false; continue }
- *   if (sleeping) { copy = now; unpark }           wanted = false
+ *   if (sleeping) copy = now                                      sleeping = false; continue }
+ *   wanted = true; if (sleeping) unpark            wanted = false
  *   return now                                     copy = clock.jiffies(); sleep to the next jiffy
  * </pre>
  * The reader writes {@code wanted} then reads {@code sleeping}; the tick thread writes
@@ -97,17 +98,18 @@ public final class JiffiesTick implements Runnable {
     }
 
     /**
-     * The reader's half of the protocol: marks the copy wanted, then looks whether the thread
-     * sleeps; if so, stores {@code now} (read from the clock) as the copy and returns true: the
-     * caller must unpark the thread.
+     * The reader's half of the protocol: if the thread seems to sleep, stores {@code now} (read
+     * from the clock) as the copy; marks the copy wanted; then looks whether the thread sleeps and
+     * returns true if so: the caller must unpark it.
      */
     public boolean announceReader(long now) {
-        wanted = true;
         if (sleeping) {
+            // refresh the copy before it is marked wanted, so that no reader relies on a copy
+            // from before the thread fell asleep
             copy = now;
-            return true;
         }
-        return false;
+        wanted = true;
+        return sleeping;
     }
 
     /**

@@ -76,11 +76,6 @@ public final class Tasklet {
      *   {S,..}         schedule()                            unchanged      returns false (coalesced)
      *   {S}            runner: tryLock                       {S,R}          then reads count
      *   {S,R}          runner: count == 0, clear SCHED       {R}            then calls the callback
-     *   {S}            runner fast path: count == 0, then    {R}            trylock + clear_sched in one
-     *                  CAS {S} -> {R}, then count == 0                      step; then calls the callback
-     *   {R}            fast path found count > 0 on its      {S,R}          re-pushed unless a schedule()
-     *                  second read (a disable() raced):                     or kill() set SCHED in between
-     *                  getAndOr(SCHED), then unlock                         (then that one owns the queueing)
      *   {R}            schedule() (any thread, any CPU)      {S,R}          queued on the caller's CPU
      *   {S,R}/{R}      runner: callback returns, unlock      RUN cleared    wakes waiters
      *   {S}            runner: tryLock fails, or disabled    {S}            re-pushed, vector re-raised
@@ -97,10 +92,6 @@ public final class Tasklet {
      *   reads count. Store-load on both sides: either disable() sees RUN and waits, or the runner
      *   sees count > 0 and does not call. kdefer-jcstress: TaskletDisableWaitsForRunTest.
      * - unlock: getAndBitwiseAnd(~RUN) then WaitQueue.wakeAll, whose waiters re-check RUN.
-     * - The fast path's CAS sets RUN as tryLock's RMW does and reads count after it, so the
-     *   disable() pairing above holds for it too. A tasklet that is disabled before the runner
-     *   looks never loses SCHED (the first read of count sends it down the kernel's path); only a
-     *   disable() racing the run can see SCHED clear for the few instructions of the undo.
      *
      * Deviations from Linux: schedule() returns boolean (the kernel's returns void); its already-
      * queued fast path is a volatile read, not an atomic RMW; re-initialising an object is not
@@ -391,27 +382,6 @@ public final class Tasklet {
 
     int countVolatile() {
         return (int) COUNT.getVolatile(this);
-    }
-
-    /**
-     * Runner fast path: {@code tasklet_trylock()} and {@code tasklet_clear_sched()} back to back as
-     * one CAS from exactly {SCHED} to {RUN}. False, with nothing changed, from any other state.
-     */
-    boolean lockAndClearSched() {
-        if ((int) STATE.getVolatile(this) != SCHED || !STATE.compareAndSet(this, SCHED, RUN)) {
-            return false;
-        }
-        rt.waitQueue().wakeAll(this);   // a kill() may wait for SCHED to clear
-        return true;
-    }
-
-    /**
-     * Undoes the SCHED half of {@link #lockAndClearSched()} (the caller still holds RUN): true if
-     * this call set SCHED again, so the caller must re-queue; false if a schedule() or kill() set
-     * it meanwhile and owns the queueing.
-     */
-    boolean restoreSched() {
-        return ((int) STATE.getAndBitwiseOr(this, SCHED) & SCHED) == 0;
     }
 
     /** {@code tasklet_clear_sched()}: false if SCHED was unexpectedly clear. */

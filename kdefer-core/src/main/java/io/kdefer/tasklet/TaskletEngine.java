@@ -43,8 +43,7 @@ final class TaskletEngine {
      * <p>Detaches the CPU's list; tasklets scheduled from here on (callbacks included) go to the
      * fresh list and wait for the next invocation of the vector. For each detached tasklet, in
      * FIFO order: take RUN; if that worked and the tasklet is enabled, clear SCHED and call it,
-     * then drop RUN (an enabled tasklet that nobody runs takes RUN and drops SCHED with one CAS,
-     * the same two steps with nothing between them). Otherwise (running on another CPU, or disabled) put it back at the tail and
+     * then drop RUN. Otherwise (running on another CPU, or disabled) put it back at the tail and
      * re-raise the vector without waking ksoftirqd: the end of the softirq loop decides.
      */
     private final class Action implements Runnable {
@@ -65,24 +64,7 @@ final class TaskletEngine {
             while (t != null) {
                 final Tasklet next = t.next;
                 t.next = null;
-                // fast path for an enabled tasklet that is not running elsewhere: trylock and
-                // clear_sched in one step (see Tasklet's state table)
-                if (t.countVolatile() == 0 && t.lockAndClearSched()) {
-                    if (t.countVolatile() == 0) {
-                        cpu.bump(Cpu.STAT_TASKLET_RUNS);
-                        t.invoke(ctx);
-                        t.unlock();
-                        t = next;
-                        continue;
-                    }
-                    // a disable() came between the two reads of count: undo, then as below
-                    boolean requeue = t.restoreSched();
-                    t.unlock();
-                    if (!requeue) {
-                        t = next;
-                        continue;
-                    }
-                } else if (t.tryLock()) {
+                if (t.tryLock()) {
                     if (t.countVolatile() == 0) {
                         if (t.clearSchedForRun()) {
                             cpu.bump(Cpu.STAT_TASKLET_RUNS);

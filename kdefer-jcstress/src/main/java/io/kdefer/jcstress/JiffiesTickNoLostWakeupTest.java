@@ -17,8 +17,8 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  * it wanted and then looks whether the tick thread sleeps; the thread announces that it sleeps and
  * then looks whether the copy is wanted. At least one sees the other's write.
  * <pre>
- *   reader: r0 = announceReader(now)       tick thread: r1 = beginSleep()
- *   Forbidden: r0 == false, r1 == true     (the reader did not wake the thread, and the thread
+ *   reader: r1 = announceReader(now)       tick thread: r2 = beginSleep()
+ *   Forbidden: r1 == false, r2 == true     (the reader did not wake the thread, and the thread
  *                                           parks although a reader relies on its copy)
  * </pre>
  * The thread of the tick object is never started: the actors run the two halves of the protocol
