@@ -4,6 +4,7 @@ import io.kdefer.IdleStrategy;
 import io.kdefer.Kernel;
 import io.kdefer.bench.peers.ParkHandOff;
 import io.kdefer.bench.peers.SpinHandOff;
+import io.kdefer.bench.support.AckCounter;
 import io.kdefer.bench.support.ThreadMeter;
 import io.kdefer.bench.support.ThreadSupport;
 import io.kdefer.tasklet.Tasklet;
@@ -96,15 +97,15 @@ public class TaskletWakeupLatencyBenchmark {
     public abstract static class KernelTarget extends Target {
         Kernel kernel;
         Tasklet tasklet;
-        volatile long runs;       // A: written only by the callback (runs are serialised)
+        final AckCounter runs = new AckCounter();   // bumped only by the callback (runs are serialised)
         Thread ksoftirqd;
 
         final void start(IdleStrategy idle) {
             kernel = Kernel.builder().cpus(1).idleStrategy(idle).build();
-            tasklet = Tasklet.setup(kernel, t -> runs = runs + 1);
+            tasklet = Tasklet.setup(kernel, t -> runs.bump());
             ksoftirqd = ThreadSupport.named("ksoftirqd/0");
             tasklet.schedule();
-            while (runs == 0) {
+            while (runs.get() == 0) {
                 Thread.onSpinWait();
             }
         }
@@ -116,7 +117,7 @@ public class TaskletWakeupLatencyBenchmark {
 
         @Override
         long served() {
-            return runs;
+            return runs.get();
         }
 
         @TearDown(Level.Trial)
@@ -163,8 +164,8 @@ public class TaskletWakeupLatencyBenchmark {
     @State(Scope.Benchmark)
     public static class Tpe extends Target {
         ThreadPoolExecutor executor;
-        volatile long runs;       // A: written only by the worker
-        final Runnable task = () -> runs = runs + 1;
+        final AckCounter runs = new AckCounter();   // bumped only by the worker
+        final Runnable task = runs::bump;
         private final AtomicReference<Thread> worker = new AtomicReference<>();
 
         @Setup(Level.Trial)
@@ -186,7 +187,7 @@ public class TaskletWakeupLatencyBenchmark {
 
         @Override
         long served() {
-            return runs;
+            return runs.get();
         }
 
         @TearDown(Level.Trial)
@@ -199,8 +200,8 @@ public class TaskletWakeupLatencyBenchmark {
     @State(Scope.Benchmark)
     public static class NettyLoop extends Target {
         DefaultEventLoop loop;
-        volatile long runs;       // A: written only by the loop thread
-        final Runnable task = () -> runs = runs + 1;
+        final AckCounter runs = new AckCounter();   // bumped only by the loop thread
+        final Runnable task = runs::bump;
         private final AtomicReference<Thread> thread = new AtomicReference<>();
 
         @Setup(Level.Trial)
@@ -221,7 +222,7 @@ public class TaskletWakeupLatencyBenchmark {
 
         @Override
         long served() {
-            return runs;
+            return runs.get();
         }
 
         @TearDown(Level.Trial)
@@ -289,9 +290,9 @@ public class TaskletWakeupLatencyBenchmark {
 
     @Benchmark
     public long taskletPark(ParkKernel k) {
-        long target = k.runs + 1;
+        long target = k.runs.get() + 1;
         k.tasklet.schedule();
-        while (k.runs < target) {
+        while (k.runs.get() < target) {
             Thread.onSpinWait();
         }
         return target;
@@ -299,9 +300,9 @@ public class TaskletWakeupLatencyBenchmark {
 
     @Benchmark
     public long tpe(Tpe s) {
-        long target = s.runs + 1;
+        long target = s.runs.get() + 1;
         s.executor.execute(s.task);
-        while (s.runs < target) {
+        while (s.runs.get() < target) {
             Thread.onSpinWait();
         }
         return target;
@@ -309,9 +310,9 @@ public class TaskletWakeupLatencyBenchmark {
 
     @Benchmark
     public long netty(NettyLoop s) {
-        long target = s.runs + 1;
+        long target = s.runs.get() + 1;
         s.loop.execute(s.task);
-        while (s.runs < target) {
+        while (s.runs.get() < target) {
             Thread.onSpinWait();
         }
         return target;
@@ -330,9 +331,9 @@ public class TaskletWakeupLatencyBenchmark {
 
     @Benchmark
     public long taskletSpin(SpinKernel k) {
-        long target = k.runs + 1;
+        long target = k.runs.get() + 1;
         k.tasklet.schedule();
-        while (k.runs < target) {
+        while (k.runs.get() < target) {
             Thread.onSpinWait();
         }
         return target;

@@ -10,6 +10,7 @@ import io.kdefer.IdleStrategy;
 import io.kdefer.Kernel;
 import io.kdefer.bench.peers.ParkHandOff;
 import io.kdefer.bench.peers.SpinHandOff;
+import io.kdefer.bench.support.AckCounter;
 import io.kdefer.bench.support.ThreadSupport;
 import io.kdefer.irq.IrqFlag;
 import io.kdefer.irq.IrqHandler;

@@ -1,4 +1,4 @@
-package io.kdefer.bench.irq;
+package io.kdefer.bench.support;
 
 /**
  * The acknowledgement counter every consumer bumps and the benchmark thread spins on, alone on
@@ -8,18 +8,20 @@ package io.kdefer.bench.irq;
  * thread or the consumer write for other reasons, whose placement changes from one JVM to the
  * next.
  *
- * <p>One writer at a time: the consumer that serves the hand-off.
+ * <p>One writer at a time: the consumer that serves the hand-off. Without the padding, a
+ * latency benchmark here stepped between two levels from one fork to the next (a spinning
+ * tasklet hand-off at about 0.3 or about 1.1 µs).
  */
-final class AckCounter extends AckCounterValue {
+public final class AckCounter extends AckCounterValue {
     long p11, p12, p13, p14, p15, p16, p17;
 
     /** Number of acknowledgements so far. */
-    long get() {
+    public long get() {
         return value;
     }
 
     /** One more acknowledgement; called by the single consumer. */
-    void bump() {
+    public void bump() {
         value = value + 1;
     }
 }
