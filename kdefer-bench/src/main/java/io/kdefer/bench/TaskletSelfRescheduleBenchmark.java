@@ -3,6 +3,7 @@ package io.kdefer.bench;
 import io.kdefer.Kernel;
 import io.kdefer.KernelStats;
 import io.kdefer.bench.peers.DrainLoopExecutor;
+import io.kdefer.bench.support.AtomicWord;
 import io.kdefer.bench.support.ThreadMeter;
 import io.kdefer.bench.support.ThreadSupport;
 import io.kdefer.tasklet.Tasklet;
@@ -21,8 +22,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -238,18 +237,7 @@ public class TaskletSelfRescheduleBenchmark {
      * else, {@value #RUNS} times per invocation.
      */
     @State(Scope.Thread)
-    public static class StateWord {
-        static final VarHandle STATE;
-
-        static {
-            try {
-                STATE = MethodHandles.lookup().findVarHandle(StateWord.class, "state", int.class);
-            } catch (ReflectiveOperationException e) {
-                throw new ExceptionInInitializerError(e);
-            }
-        }
-
-        volatile int state;
+    public static class StateWord extends AtomicWord {
     }
 
     @Benchmark
@@ -257,9 +245,9 @@ public class TaskletSelfRescheduleBenchmark {
     public int stateWordFloor(StateWord w) {
         int sum = 0;
         for (int i = 0; i < RUNS; i++) {
-            sum += (int) StateWord.STATE.getAndBitwiseOr(w, 1);          // schedule: SCHED
-            sum += StateWord.STATE.compareAndSet(w, 1, 2) ? 1 : 0;       // runner: SCHED -> RUN
-            sum += (int) StateWord.STATE.getAndBitwiseAnd(w, ~2);        // unlock: RUN off
+            sum += (int) AtomicWord.WORD.getAndBitwiseOr(w, 1);          // schedule: SCHED
+            sum += AtomicWord.WORD.compareAndSet(w, 1, 2) ? 1 : 0;       // runner: SCHED -> RUN
+            sum += (int) AtomicWord.WORD.getAndBitwiseAnd(w, ~2);        // unlock: RUN off
         }
         return sum;
     }

@@ -2,6 +2,7 @@ package io.kdefer.bench.timer;
 
 import io.kdefer.Kernel;
 import io.kdefer.ManualClock;
+import io.kdefer.bench.support.AtomicWord;
 import io.kdefer.timer.KernelTimer;
 import io.netty.util.HashedWheelTimer;
 import io.netty.util.Timeout;
@@ -22,8 +23,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
@@ -199,26 +198,15 @@ public class TimerArmCancelBenchmark {
      * wheel's base lock does), with no wheel work at all.
      */
     @State(Scope.Thread)
-    public static class LockWord {
-        static final VarHandle LOCK;
-
-        static {
-            try {
-                LOCK = MethodHandles.lookup().findVarHandle(LockWord.class, "lock", int.class);
-            } catch (ReflectiveOperationException e) {
-                throw new ExceptionInInitializerError(e);
-            }
-        }
-
-        volatile int lock;
+    public static class LockWord extends AtomicWord {
     }
 
     @Benchmark
     public boolean lockFloor(LockWord w) {
-        boolean armed = LockWord.LOCK.compareAndSet(w, 0, 1);
-        LockWord.LOCK.setRelease(w, 0);
-        boolean cancelled = LockWord.LOCK.compareAndSet(w, 0, 1);
-        LockWord.LOCK.setRelease(w, 0);
+        boolean armed = AtomicWord.WORD.compareAndSet(w, 0, 1);
+        AtomicWord.WORD.setRelease(w, 0);
+        boolean cancelled = AtomicWord.WORD.compareAndSet(w, 0, 1);
+        AtomicWord.WORD.setRelease(w, 0);
         return armed & cancelled;
     }
 
