@@ -9,7 +9,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -61,11 +60,11 @@ class JiffiesTickTest {
     @Test
     void theThreadSleepsWithoutReadersAndAReaderWakesIt() {
         JiffiesTick tick = tick();
-        awaitState(tick.thread(), Thread.State.WAITING);
+        awaitAsleep(tick);
         long ticks = tick.ticks();
         tick.jiffies();
-        awaitTickAfter(tick, ticks, "the reader woke the tick thread");
-        awaitState(tick.thread(), Thread.State.WAITING);
+        TestKernels.awaitCondition(() -> tick.ticks() != ticks, "the reader woke the tick thread");
+        awaitAsleep(tick);
     }
 
     /**
@@ -87,7 +86,8 @@ class JiffiesTickTest {
         TestKernels.await(done, "5000 self-raised NET_RX runs");
         assertThat(kernel.stats().total(KernelStats.Counter.KSOFTIRQD_BATCHES)).isPositive();
         // the restarts asked for the copy, so the tick thread was woken and stored it
-        awaitTickAfter(tick(), 0, "the restarts woke the tick thread");
+        JiffiesTick tick = tick();
+        TestKernels.awaitCondition(() -> tick.ticks() != 0, "the restarts woke the tick thread");
     }
 
     /** close() stops and joins the tick thread with the others. */
@@ -107,19 +107,9 @@ class JiffiesTickTest {
         }
     }
 
-    private static void awaitTickAfter(JiffiesTick tick, long ticks, String what) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TestKernels.LIVENESS_SECONDS);
-        while (tick.ticks() == ticks) {
-            assertThat(System.nanoTime() - deadline).as(what).isNegative();
-            Thread.onSpinWait();
-        }
-    }
-
-    private static void awaitState(Thread t, Thread.State state) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TestKernels.LIVENESS_SECONDS);
-        while (t.getState() != state) {
-            assertThat(System.nanoTime() - deadline).as(t.getName() + " reaches " + state).isNegative();
-            Thread.onSpinWait();
-        }
+    /** Waits until the tick thread parks without a deadline (it sleeps until a reader comes). */
+    private static void awaitAsleep(JiffiesTick tick) {
+        TestKernels.awaitCondition(() -> tick.thread().getState() == Thread.State.WAITING,
+                "the tick thread parks without a deadline");
     }
 }

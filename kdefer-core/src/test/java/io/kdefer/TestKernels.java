@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -140,6 +141,18 @@ public final class TestKernels {
                 return;
             }
             checkNotInterrupted(thread);
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * Spins until {@code condition} holds; fails with {@code what} if it does not within the
+     * liveness bound. For states another thread reaches by itself, never as a delay.
+     */
+    public static void awaitCondition(BooleanSupplier condition, String what) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(LIVENESS_SECONDS);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime() - deadline).as("waiting for: " + what).isNegative();
             Thread.onSpinWait();
         }
     }
