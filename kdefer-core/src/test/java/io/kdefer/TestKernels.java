@@ -130,6 +130,19 @@ public final class TestKernels {
     }
 
     /**
+     * Waits for {@code latch} without a checked exception, so that a callback can hold its CPU
+     * until the test releases it; fails if it is never released (a hang guard).
+     */
+    public static void awaitUninterruptibly(CountDownLatch latch) {
+        try {
+            assertThat(latch.await(LIVENESS_SECONDS, TimeUnit.SECONDS)).as("latch released").isTrue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted while waiting for a latch", e);
+        }
+    }
+
+    /**
      * Spins until {@code thread} is parked or blocked (or has ended). Used to know that a thread
      * reached the point where it waits, never as a delay.
      */

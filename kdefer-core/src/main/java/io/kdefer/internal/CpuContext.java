@@ -1,11 +1,16 @@
 package io.kdefer.internal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 /**
  * The execution context of one thread: the kernel's {@code preempt_count} word and the virtual
  * CPU the thread is on.
  *
- * <p>Every field is confined to the owning thread (access code {@code O}): a context is created
- * for a thread and only that thread reads or writes it, so plain accesses suffice.
+ * <p>Every field but one is confined to the owning thread (access code {@code O}): a context is
+ * created for a thread and only that thread reads or writes it, so plain accesses suffice. The
+ * exception is {@link #inFlight}, the depth of the thread's entry sections, which the closing
+ * thread reads (see "Entry protocol" in {@link KernelRuntime}).
  *
  * <p>Layout of {@link #count}, as in {@code include/linux/preempt.h}:
  * <pre>
@@ -17,6 +22,16 @@ package io.kdefer.internal;
  * </pre>
  */
 public final class CpuContext {
+    private static final VarHandle IN_FLIGHT;
+
+    static {
+        try {
+            IN_FLIGHT = MethodHandles.lookup().findVarHandle(CpuContext.class, "inFlight", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     public static final int PREEMPT_MASK = 0x000000ff;
     public static final int SOFTIRQ_OFFSET = 0x100;
     public static final int SOFTIRQ_DISABLE_OFFSET = 2 * SOFTIRQ_OFFSET;
@@ -35,11 +50,33 @@ public final class CpuContext {
     public final boolean kdeferThread;
     /** O: the object whose callback this thread is executing now (self-deadlock detection). */
     public Object running;
+    /**
+     * A: entry sections this thread is in (foreign threads only). Written by the owner only:
+     * volatile on entry (the store must be ordered before its read of the kernel state), release
+     * on exit (the queueing it did is ordered before it); read volatile by {@code close()}.
+     */
+    @SuppressWarnings("unused")
+    private volatile int inFlight;
 
     public CpuContext(int homeCpu, boolean kdeferThread) {
         this.homeCpu = homeCpu;
         this.cpu = homeCpu;
         this.kdeferThread = kdeferThread;
+    }
+
+    /** Opens an entry section: a volatile store, so it is ordered before the state read that follows. */
+    void enterSection() {
+        IN_FLIGHT.setVolatile(this, (int) IN_FLIGHT.get(this) + 1);
+    }
+
+    /** Closes an entry section: a release store, ordered after everything the section queued. */
+    void exitSection() {
+        IN_FLIGHT.setRelease(this, (int) IN_FLIGHT.get(this) - 1);
+    }
+
+    /** True while the owner is inside an entry section. Any thread. */
+    boolean inSectionVolatile() {
+        return (int) IN_FLIGHT.getVolatile(this) != 0;
     }
 
     /** {@code in_hardirq()}. */

@@ -7,10 +7,15 @@ import io.kdefer.softirq.SoftirqVector;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
+import java.lang.ref.ReferenceQueue;
+import java.lang.ref.WeakReference;
+import java.util.ArrayList;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 
 /**
@@ -23,10 +28,49 @@ import java.util.function.Function;
  * (a "task") gets one from a thread-local on first use, with a home CPU derived from its thread
  * id, which {@link #workOnCpu} may override for the duration of a call.
  *
- * <p><b>Lifecycle.</b> {@code RUNNING -> CLOSING -> CLOSED}, forward only. In CLOSING, calls from
- * foreign threads that would add work are refused, while kdefer threads (callbacks) go on adding
- * work so that nothing already accepted is lost; the closer repeats drain rounds until a round
- * sees no activity, then stops and joins every thread. In CLOSED every call is refused.
+ * <p><b>Lifecycle.</b> {@code RUNNING -> CLOSING -> (callers quiesced) -> (drained) -> CLOSED},
+ * forward only, driven by the one thread whose CAS moved the state to CLOSING:
+ * <pre>
+ *   state     what happens                                          calls from foreign threads
+ *   RUNNING   normal operation                                      served
+ *   CLOSING   1. quiesce: wait until every entry section opened     refused (IllegalStateException),
+ *                before CLOSING was seen has ended                  except a thread serving softirqs
+ *             2. drain rounds until two rounds in a row see no       at its local_bh_enable()
+ *                activity; kdefer threads (callbacks) keep adding
+ *                work meanwhile and it is run too
+ *             3. stop and join every thread
+ *   CLOSED    set after the joins                                    refused, every one
+ * </pre>
+ * A second {@code close()} waits for the first to reach CLOSED; {@code close()} from a kdefer
+ * thread (a callback) is refused, since it would join itself.
+ *
+ * <p><b>Entry protocol.</b> Every call from outside kdefer's threads that queues work (tasklet
+ * schedules, softirq and interrupt raises, hardirq calls, ticks, timer arms) is either refused or
+ * fully served: run, or run or reported by {@code close()}. Checking the state and then queueing is
+ * not enough: a caller descheduled between the two would queue onto a kernel that already drained
+ * and joined its threads. So a caller marks an <i>entry section</i> around its check and its
+ * queueing, and the closer waits for the sections to end before it drains:
+ * <pre>
+ *   caller (foreign thread)                    closer
+ *   ctx.inFlight++        (volatile write)     state = CLOSING           (CAS)
+ *   if (state != RUNNING) refuse (volatile)    for each foreign context:
+ *   queue the work                                 while (ctx.inFlight != 0) wait (volatile read)
+ *   ctx.inFlight--        (release write)      drain rounds, which see every queue
+ * </pre>
+ * The two sides write one location each and then read the other's, all with sequentially
+ * consistent accesses (Dekker), so at least one sees the other: either the caller sees CLOSING
+ * and refuses, or the closer sees the open section and waits until the release write that follows
+ * the queueing, which it then reads. A section is a few stores and at most a wake-up, never a
+ * wait, so the closer's wait is short. kdefer's own threads need no section: the drain rounds
+ * count their activity and repeat until it stops. Timer arms use the wheel lock as their section
+ * (the state is re-checked under it and the closer takes and releases every wheel lock once before
+ * it reads the sections; an arm that moves a timer between CPUs opens a section before it lets go
+ * of the first lock). Verified by the {@code kdefer-jcstress} {@code close} tests.
+ *
+ * <p>Fast paths that return without queueing (a tasklet already scheduled, a timer re-armed at its
+ * current expiry) read no state: the run they rely on was queued by a call that passed the
+ * protocol, so {@code close()} runs or reports it; and once CLOSED nothing is left queued, so they
+ * no longer apply and the call reaches its refusal.
  *
  * <p><b>Deviations from Linux.</b> {@code work_on_cpu} runs the function on the calling thread with
  * its current CPU switched, not on a kworker of that CPU. {@code smp_call_function_single} to the
@@ -63,6 +107,9 @@ public final class KernelRuntime {
     private final AtomicReferenceArray<Runnable> actions = new AtomicReferenceArray<>(NR_SOFTIRQS); // A
     private final boolean[] owned = new boolean[NR_SOFTIRQS];  // L: guarded by this
     private final ThreadLocal<CpuContext> foreign;              // F
+    /** L (guarded by itself): the contexts of foreign threads, so that close() can wait for their sections. */
+    private final ArrayList<WeakReference<CpuContext>> foreignContexts = new ArrayList<>();
+    private final ReferenceQueue<CpuContext> deadContexts = new ReferenceQueue<>();   // F
     private final AtomicLong errors = new AtomicLong();         // A
     private final Object[] extensions = new Object[8];          // L: guarded by this
     @SuppressWarnings("unused")
@@ -91,7 +138,7 @@ public final class KernelRuntime {
         this.maxSoftirqTime = msecsToJiffies(2);
         this.tick = clock.nanoTimeOf(clock.jiffies()) != 0 ? new JiffiesTick(clock) : null;
         this.foreign = ThreadLocal.withInitial(
-                () -> new CpuContext((int) Math.floorMod(Thread.currentThread().getId(), (long) nrCpus), false));
+                () -> register(new CpuContext((int) Math.floorMod(Thread.currentThread().getId(), (long) nrCpus), false)));
         this.cpus = new Cpu[nrCpus];
         for (int i = 0; i < nrCpus; i++) {
             cpus[i] = new Cpu(this, i);
@@ -128,6 +175,23 @@ public final class KernelRuntime {
             }
         }
         return foreign.get();
+    }
+
+    /**
+     * Remembers a foreign thread's new context for {@link #quiesceCallers()}. Weakly: a context
+     * lives as long as its thread's thread-local map, and a dead thread has no open section.
+     */
+    private CpuContext register(CpuContext ctx) {
+        synchronized (foreignContexts) {
+            if (deadContexts.poll() != null) {
+                while (deadContexts.poll() != null) {
+                    // drain the queue; the cleared references themselves are removed below
+                }
+                foreignContexts.removeIf(r -> r.get() == null);
+            }
+            foreignContexts.add(new WeakReference<>(ctx, deadContexts));
+        }
+        return ctx;
     }
 
     public IdleStrategy idleStrategy() {
@@ -198,8 +262,27 @@ public final class KernelRuntime {
     /** {@code raise_softirq()} on the caller's CPU. */
     public void raise(SoftirqVector vector) {
         CpuContext ctx = context();
-        checkAccepting(ctx);
-        cpus[ctx.cpu].raise(vector.ordinal(), ctx);
+        boolean section = enter(ctx);
+        try {
+            cpus[ctx.cpu].raise(vector.ordinal(), ctx);
+        } finally {
+            if (section) {
+                exit(ctx);
+            }
+        }
+    }
+
+    /** {@code __raise_softirq_irqoff()} on the caller's CPU: marks the vector pending, wakes nobody. */
+    public void raiseIrqoff(SoftirqVector vector) {
+        CpuContext ctx = context();
+        boolean section = enter(ctx);
+        try {
+            cpus[ctx.cpu].raiseIrqoff(vector.ordinal());
+        } finally {
+            if (section) {
+                exit(ctx);
+            }
+        }
     }
 
     /**
@@ -246,18 +329,29 @@ public final class KernelRuntime {
     public void smpCallFunctionSingle(int cpu, Runnable fn, boolean wait) {
         checkCpu(cpu);
         CpuContext ctx = context();
-        checkAccepting(ctx);
         Cpu target = cpus[cpu];
         Thread me = Thread.currentThread();
         if (me == target.cpuThread) {
+            checkAccepting(ctx);
             target.cpuThread.runNested(fn);
             return;
         }
         if (wait && ctx.inHardirq()) {
+            checkOpen();
             throw new IllegalStateException("smp_call_function_single(" + cpu
                     + ", wait=true) from hardirq context would deadlock (the kernel WARNs)");
         }
-        CpuThread.Ipi ipi = target.cpuThread.send(fn, wait);
+        CpuThread.Ipi ipi;
+        boolean section = enter(ctx);
+        try {
+            ipi = target.cpuThread.send(fn, wait);
+        } finally {
+            if (section) {
+                exit(ctx);
+            }
+        }
+        // waits outside the section: the call is queued ahead of the drain's own calls to that
+        // CPU, whose thread lives until they have run
         if (wait) {
             CpuThread.await(this, ipi);
         }
@@ -297,17 +391,25 @@ public final class KernelRuntime {
 
     /** One timer tick on every CPU: a hardirq that ends with irq_exit. Called by the clock. */
     public void tick() {
-        if ((int) STATE.getVolatile(this) == CLOSED) {
-            return;
+        CpuContext ctx = context();
+        int admitted = admit(ctx);
+        if (admitted == REFUSED) {
+            return;   // a clock that ticks on after close() began: the kernel no longer counts ticks
         }
         Thread me = Thread.currentThread();
         CpuThread.Ipi[] sent = new CpuThread.Ipi[nrCpus];
-        for (int i = 0; i < nrCpus; i++) {
-            Cpu c = cpus[i];
-            if (me == c.cpuThread) {
-                c.cpuThread.runNested(c.tick);
-            } else {
-                sent[i] = c.cpuThread.send(c.tick, true);
+        try {
+            for (int i = 0; i < nrCpus; i++) {
+                Cpu c = cpus[i];
+                if (me == c.cpuThread) {
+                    c.cpuThread.runNested(c.tick);
+                } else {
+                    sent[i] = c.cpuThread.send(c.tick, true);
+                }
+            }
+        } finally {
+            if (admitted == IN_SECTION) {
+                exit(ctx);
             }
         }
         for (CpuThread.Ipi ipi : sent) {
@@ -408,25 +510,133 @@ public final class KernelRuntime {
         }
     }
 
-    /** Refuses new work from foreign threads once close() began, and every call once closed. */
+    /**
+     * Refuses new work from foreign threads once close() began, and every call once closed. A
+     * check only: a call that goes on to queue work uses {@link #enter} instead (see "Entry
+     * protocol").
+     */
     public void checkAccepting(CpuContext ctx) {
-        int s = (int) STATE.getVolatile(this);
-        if (s == RUNNING) {
-            return;
-        }
-        if (s == CLOSED) {
-            throw new IllegalStateException("kernel is closed");
-        }
-        // work added by callbacks is accepted while draining, also when a task thread serves
-        // softirqs at its localBhEnable()
-        if (!ctx.kdeferThread && !ctx.inServingSoftirq()) {
-            throw new IllegalStateException("kernel is closing: no new work is accepted from outside its threads");
+        if (!accepts(ctx)) {
+            throw refusal();
         }
     }
 
     /**
-     * Runs everything still queued, stops and joins every thread. Idempotent; a second caller
-     * waits for the first to finish.
+     * True when {@code ctx}'s thread may add work now: always while RUNNING; while CLOSING, only
+     * kdefer threads and threads serving softirqs (callbacks, whose work the drain rounds see).
+     */
+    public boolean accepts(CpuContext ctx) {
+        int s = (int) STATE.getVolatile(this);
+        return s == RUNNING
+                || (s == CLOSING && (ctx.kdeferThread || ctx.inServingSoftirq()));
+    }
+
+    /** The exception a refused call throws: names the state. */
+    public IllegalStateException refusal() {
+        return (int) STATE.getVolatile(this) == CLOSED
+                ? new IllegalStateException("kernel is closed")
+                : new IllegalStateException("kernel is closing: no new work is accepted from outside its threads");
+    }
+
+    private static final int REFUSED = -1;
+    private static final int ACCEPTED = 0;
+    private static final int IN_SECTION = 1;
+
+    /**
+     * The caller side of the entry protocol: {@link #IN_SECTION} when a foreign thread may queue and
+     * is now in its entry section (it must call {@link #exit}); {@link #ACCEPTED} when a kdefer
+     * thread, or a thread serving softirqs while the kernel drains, may queue without a section;
+     * {@link #REFUSED} otherwise.
+     */
+    private int admit(CpuContext ctx) {
+        if (!ctx.kdeferThread) {
+            ctx.enterSection();
+            if ((int) STATE.getVolatile(this) == RUNNING) {
+                return IN_SECTION;
+            }
+            ctx.exitSection();
+        }
+        return accepts(ctx) ? ACCEPTED : REFUSED;
+    }
+
+    /**
+     * Admits a call that is about to queue work: true when the caller is now in an entry section
+     * and must call {@link #exit} once the work is queued (in a {@code finally}); false when it
+     * may queue without one. Between the two the caller must not wait for anything.
+     *
+     * @throws IllegalStateException when the kernel is closing (foreign threads) or closed
+     */
+    public boolean enter(CpuContext ctx) {
+        int a = admit(ctx);
+        if (a == REFUSED) {
+            throw refusal();
+        }
+        return a == IN_SECTION;
+    }
+
+    /** Ends the entry section {@link #enter} opened. */
+    public void exit(CpuContext ctx) {
+        ctx.exitSection();
+    }
+
+    /**
+     * Opens an entry section without a state check, for a caller already admitted under a lock that
+     * {@link #quiesceCallers} passes through, which must let go of that lock before it is done
+     * queueing (a timer moving to another CPU's wheel). Foreign threads only; end it with
+     * {@link #exit}.
+     */
+    public void extendSection(CpuContext ctx) {
+        ctx.enterSection();
+    }
+
+    /**
+     * The closer side of the entry protocol: after CLOSING is set, waits until every entry section
+     * that may have seen RUNNING has ended. First every timer wheel lock is taken and released once
+     * (arms hold it as their section), then each foreign context's section depth is read.
+     */
+    private void quiesceCallers() {
+        TimerHooks hooks = timerHooks;
+        if (hooks != null) {
+            hooks.quiesce();
+        }
+        ArrayList<CpuContext> live = new ArrayList<>();
+        synchronized (foreignContexts) {
+            for (WeakReference<CpuContext> r : foreignContexts) {
+                CpuContext c = r.get();
+                if (c != null) {
+                    live.add(c);
+                }
+            }
+        }
+        for (CpuContext c : live) {
+            for (int spins = 0; c.inSectionVolatile(); spins++) {
+                // a section is a few stores and a wake-up; one still open means its thread was
+                // descheduled inside it: give it the CPU
+                if (spins < 64) {
+                    Thread.onSpinWait();
+                } else if (spins < 128) {
+                    Thread.yield();
+                } else {
+                    LockSupport.parkNanos(this, 10_000);
+                }
+            }
+        }
+        Reference.reachabilityFence(live);
+    }
+
+    /**
+     * Runs everything still queued, stops and joins every thread (see "Lifecycle" and "Entry
+     * protocol" above). Idempotent. Concurrent and nested calls:
+     * <ul>
+     *   <li>from several threads: the first to move the state to CLOSING closes; every other one
+     *       waits until the kernel is CLOSED and returns;</li>
+     *   <li>from a kdefer thread (a callback) or in atomic context: refused with
+     *       {@link IllegalStateException}, since it would wait for itself;</li>
+     *   <li>while another thread waits in a synchronous call ({@code Tasklet.disable/kill},
+     *       {@code KernelTimer.deleteSync}, {@code synchronizeIrq}, {@code smpCallFunctionSingle(…,
+     *       true)}, a tick): the drain runs what it waits for, so that call returns as it would
+     *       have; such calls made after CLOSED throw.</li>
+     * </ul>
      */
     public void close() {
         CpuContext ctx = context();
@@ -444,6 +654,7 @@ public final class KernelRuntime {
         }
         IrqHooks irqs = irqHooks;
         try {
+            quiesceCallers();
             if (irqs != null) {
                 irqs.closing();
             }

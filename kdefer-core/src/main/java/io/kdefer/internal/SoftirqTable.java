@@ -29,9 +29,7 @@ public final class SoftirqTable implements Softirqs {
     @Override
     public void raiseIrqoff(SoftirqVector vector) {
         Objects.requireNonNull(vector, "vector");
-        CpuContext ctx = rt.context();
-        rt.checkAccepting(ctx);
-        rt.currentCpu(ctx).raiseIrqoff(vector.ordinal());
+        rt.raiseIrqoff(vector);
     }
 
     @Override

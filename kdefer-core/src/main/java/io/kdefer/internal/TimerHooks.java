@@ -37,4 +37,11 @@ public interface TimerHooks {
      * every armed timer (run once or report, per the close policy) and shuts it down.
      */
     boolean anyArmed(int cpu);
+
+    /**
+     * close() began: takes and releases every wheel lock once, so that every arm that checked the
+     * kernel state under one of them before CLOSING has finished (see "Entry protocol" in
+     * {@link KernelRuntime}).
+     */
+    void quiesce();
 }

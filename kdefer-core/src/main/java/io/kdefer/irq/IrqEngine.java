@@ -116,15 +116,20 @@ final class IrqEngine implements IrqHooks {
         if (irq < 0 || irq >= NR_IRQS) {
             desc(irq);   // throws
         }
-        if (rt.isClosing()) {
-            rt.checkAccepting(rt.context());
+        final CpuContext ctx = rt.context();
+        final boolean section = rt.enter(ctx);   // the entry protocol: refused, or served by close()
+        try {
+            final Cpu target = rt.cpu((int) INTS.getOpaque(affinity, irq));
+            if (target.isCpuThread(Thread.currentThread()) && ctx.inHardirq()) {
+                handle(irq);   // generic_handle_irq from a chained handler on this CPU
+                return;
+            }
+            target.assertIrq(irq);
+        } finally {
+            if (section) {
+                rt.exit(ctx);
+            }
         }
-        final Cpu target = rt.cpu((int) INTS.getOpaque(affinity, irq));
-        if (target.isCpuThread(Thread.currentThread()) && rt.context().inHardirq()) {
-            handle(irq);   // generic_handle_irq from a chained handler on this CPU
-            return;
-        }
-        target.assertIrq(irq);
     }
 
     @Override
@@ -619,7 +624,19 @@ final class IrqEngine implements IrqHooks {
 
     void enable(int irq) {
         IrqDesc d = desc(irq);
-        rt.checkOpen();
+        CpuContext ctx = rt.context();
+        // an enable may replay a held interrupt (a raise): the entry protocol covers it
+        boolean section = rt.enter(ctx);
+        try {
+            enableAdmitted(d, irq);
+        } finally {
+            if (section) {
+                rt.exit(ctx);
+            }
+        }
+    }
+
+    private void enableAdmitted(IrqDesc d, int irq) {
         boolean replay;
         synchronized (d) {
             if (d.actions.length == 0) {
@@ -703,7 +720,18 @@ final class IrqEngine implements IrqHooks {
 
     void wakeThreadOf(int irq, Object devId) {
         IrqDesc d = desc(irq);
-        rt.checkOpen();
+        CpuContext ctx = rt.context();
+        boolean section = rt.enter(ctx);   // queues a thread run: the entry protocol covers it
+        try {
+            wakeThreadOfAdmitted(d, irq, devId);
+        } finally {
+            if (section) {
+                rt.exit(ctx);
+            }
+        }
+    }
+
+    private void wakeThreadOfAdmitted(IrqDesc d, int irq, Object devId) {
         IrqAction target = null;
         synchronized (d) {
             for (IrqAction a : d.actions) {

@@ -189,17 +189,23 @@ public final class Tasklet {
             return false;
         }
         final CpuContext ctx = rt.context();
-        rt.checkAccepting(ctx);
-        if (((int) STATE.getAndBitwiseOr(this, SCHED) & SCHED) != 0) {
-            return false;
+        final boolean section = rt.enter(ctx);   // the entry protocol: refused, or served by close()
+        try {
+            if (((int) STATE.getAndBitwiseOr(this, SCHED) & SCHED) != 0) {
+                return false;
+            }
+            if (ctx.inSoftirq()) {
+                lists[ctx.cpu].pushOwner(this);   // this thread owns the CPU's bottom halves
+            } else {
+                lists[ctx.cpu].push(this);
+            }
+            rt.currentCpu(ctx).raise(vector, ctx);
+            return true;
+        } finally {
+            if (section) {
+                rt.exit(ctx);
+            }
         }
-        if (ctx.inSoftirq()) {
-            lists[ctx.cpu].pushOwner(this);   // this thread owns the CPU's bottom halves
-        } else {
-            lists[ctx.cpu].push(this);
-        }
-        rt.currentCpu(ctx).raise(vector, ctx);
-        return true;
     }
 
     // ---------------------------------------------------------------- disable / enable

@@ -158,7 +158,8 @@ public final class KernelTimer {
     public void addOn(int cpu, long expires) {
         KernelRuntime rt = engine.rt;
         rt.checkCpu(cpu);
-        rt.checkAccepting(rt.context());
+        CpuContext ctx = rt.context();
+        rt.checkAccepting(ctx);
         if (isPending()) {
             if (!rt.faithful) {
                 throw new IllegalStateException("add_timer_on(" + cpu + ") on " + this + ", which is pending");
@@ -167,8 +168,9 @@ public final class KernelTimer {
             return;
         }
         TimerWheel target = engine.wheel(cpu, (flags & DEFERRABLE) != 0);
-        TimerWheel b = lockBase();
+        TimerWheel b = lockBaseAdmitted(rt, ctx);
         boolean earliest;
+        boolean section = false;
         try {
             if (function() == null) {
                 return;
@@ -177,6 +179,7 @@ public final class KernelTimer {
             // a timer whose callback runs is never moved (deleteSync() and self-serialisation
             // rely on it): re-armed from its own callback, it stays on its CPU
             if (b != target && b.running != this) {
+                section = openMigrationSection(rt, ctx);
                 b = migrate(b, target);
             }
             b.forward(rt.clock.jiffies());
@@ -184,6 +187,9 @@ public final class KernelTimer {
             earliest = b.add(this);
         } finally {
             b.unlock();
+            if (section) {
+                rt.exit(ctx);
+            }
         }
         if (earliest) {
             engine.kick(b);
@@ -227,7 +233,7 @@ public final class KernelTimer {
             if (diff == 0 || ((options & MOD_REDUCE) != 0 && diff <= 0)) {
                 return true;
             }
-            b = lockBase();
+            b = lockBaseAdmitted(rt, ctx);
             if (function() == null) {
                 b.unlock();
                 return false;
@@ -249,7 +255,7 @@ public final class KernelTimer {
                 return true;
             }
         } else {
-            b = lockBase();
+            b = lockBaseAdmitted(rt, ctx);
             if (function() == null) {
                 b.unlock();
                 return false;
@@ -258,6 +264,7 @@ public final class KernelTimer {
         }
         boolean wasPending;
         boolean earliest;
+        boolean section = false;
         try {
             wasPending = b.detachIfPending(this);
             if (!wasPending && (options & MOD_PENDING_ONLY) != 0) {
@@ -266,6 +273,7 @@ public final class KernelTimer {
             TimerWheel target = engine.wheel(ctx.cpu, (flags & DEFERRABLE) != 0);
             // never move a timer whose callback runs: deleteSync() and self-serialisation rely on it
             if (b != target && b.running != this) {
+                section = openMigrationSection(rt, ctx);
                 b = migrate(b, target);
                 b.forward(rt.clock.jiffies());
             }
@@ -277,11 +285,41 @@ public final class KernelTimer {
             }
         } finally {
             b.unlock();
+            if (section) {
+                rt.exit(ctx);
+            }
         }
         if (earliest) {
             engine.kick(b);   // trigger_dyntick_cpu(): it may sleep past this expiry
         }
         return wasPending;
+    }
+
+    /**
+     * Locks the timer's base, then checks under the lock that the kernel takes the arm: the wheel
+     * lock is the entry section of timer arms (see "Entry protocol" in {@code KernelRuntime}), so an
+     * arm either sees CLOSING here and is refused, or finishes before {@code close()} has passed
+     * through this lock, and the drain finds the timer.
+     */
+    private TimerWheel lockBaseAdmitted(KernelRuntime rt, CpuContext ctx) {
+        TimerWheel b = lockBase();
+        if (!rt.accepts(ctx)) {
+            b.unlock();
+            throw rt.refusal();
+        }
+        return b;
+    }
+
+    /**
+     * Before an admitted foreign arm lets go of its first wheel lock to move the timer, it opens an
+     * entry section so that {@code close()}, having passed that lock, waits for the move to finish.
+     */
+    private static boolean openMigrationSection(KernelRuntime rt, CpuContext ctx) {
+        if (ctx.kdeferThread) {
+            return false;
+        }
+        rt.extendSection(ctx);
+        return true;
     }
 
     /** Moves this (detached) timer from {@code from} (locked) to {@code to}; returns {@code to}, locked. */

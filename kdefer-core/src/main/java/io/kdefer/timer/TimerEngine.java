@@ -97,6 +97,16 @@ final class TimerEngine implements TimerHooks {
     }
 
     @Override
+    public void quiesce() {
+        for (int c = 0; c < rt.nrCpus; c++) {
+            normal[c].lock();
+            normal[c].unlock();
+            deferrable[c].lock();
+            deferrable[c].unlock();
+        }
+    }
+
+    @Override
     public boolean anyArmed(int cpu) {
         return normal[cpu].nextExpiryAcquire() != Long.MAX_VALUE
                 || deferrable[cpu].nextExpiryAcquire() != Long.MAX_VALUE;
