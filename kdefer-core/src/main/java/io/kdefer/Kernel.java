@@ -296,6 +296,10 @@ public final class Kernel implements AutoCloseable {
      * {@code cpu/N} thread; the softirqs it raises run on that CPU's irq exit. With {@code wait},
      * returns after both, and rethrows what {@code fn} threw; without, failures go to the error
      * handler. From {@code cpu/N} itself the call runs nested, at once.
+     *
+     * @throws IllegalStateException from a thread outside the kernel once {@link #close()} began
+     *         (the call is then not made); a call that returns normally runs, even if close() began
+     *         right after it
      */
     public void smpCallFunctionSingle(int cpu, Runnable fn, boolean wait) {
         Objects.requireNonNull(fn, "fn");
@@ -358,7 +362,18 @@ public final class Kernel implements AutoCloseable {
         return new KernelStats(perCpu, rt.errorCount());
     }
 
-    /** Stops accepting work, runs what is queued, joins every thread. Idempotent. */
+    /**
+     * Stops accepting work, runs what is queued, joins every thread. Idempotent.
+     *
+     * <p>A call that queues work from another thread while this runs ({@code schedule()}, a timer
+     * arm, {@link #smpCallFunctionSingle}, a raise, a tick) is either refused with
+     * {@link IllegalStateException} or served: its work runs, or is reported to the error handler
+     * (armed timers under {@link TimerClosePolicy#REPORT}, tasklets that are disabled and
+     * scheduled). Concurrent {@code close()} calls wait for the first one to finish; from a
+     * callback (a kdefer thread) or with bottom halves disabled it is refused, since it would wait
+     * for itself. Synchronous calls already waiting when it begins ({@code deleteSync},
+     * {@code Tasklet.disable}, {@code smpCallFunctionSingle(…, true)}, …) return as they would have.
+     */
     @Override
     public void close() {
         rt.close();

@@ -171,6 +171,9 @@ public final class Irqs {
      * {@link IrqReturn#WAKE_THREAD}, to the thread function together with the primary's writes.
      * Verified by {@code kdefer-jcstress: IrqRaisePublishesPriorWritesTest} and
      * {@code IrqWakeThreadPublishesWritesTest}.
+     *
+     * @throws IllegalStateException from a thread outside the kernel once the kernel began to close
+     *         (a raise that returns normally is delivered, even if close() began right after it)
      */
     public void raise(int irq) {
         engine.raise(irq);

@@ -92,6 +92,12 @@ public final class Tasklet {
      *   reads count. Store-load on both sides: either disable() sees RUN and waits, or the runner
      *   sees count > 0 and does not call. kdefer-jcstress: TaskletDisableWaitsForRunTest.
      * - unlock: getAndBitwiseAnd(~RUN) then WaitQueue.wakeAll, whose waiters re-check RUN.
+     * - schedule() against Kernel.close(): the OR on SCHED, the push and the raise happen inside
+     *   the caller's entry section (KernelRuntime, "Entry protocol"), so close() either refuses
+     *   the call or waits for the push and then runs the tasklet. The already-queued fast path
+     *   reads no kernel state: the queued run it coalesces into was pushed by a call that passed
+     *   the protocol, so close() runs it; after CLOSED no tasklet is SCHED and the call reaches
+     *   the refusal. kdefer-jcstress: CloseRacingTaskletScheduleTest.
      *
      * Deviations from Linux: schedule() returns boolean (the kernel's returns void); its already-
      * queued fast path is a volatile read, not an atomic RMW; re-initialising an object is not
@@ -173,7 +179,9 @@ public final class Tasklet {
      * Verified by {@code kdefer-jcstress: TaskletSchedulePublishesPriorWritesTest}.
      *
      * @return true if this call queued the tasklet, false if it was already queued
-     * @throws IllegalStateException from a foreign thread once the kernel is closing or closed
+     * @throws IllegalStateException from a foreign thread once the kernel is closing or closed; a
+     *         {@code true} is followed by a run even when {@code Kernel.close()} begins right after
+     *         it (close runs it), see {@code docs/design/close.md}
      */
     public boolean schedule() {
         return schedule(engine.normal, SoftirqVector.TASKLET.ordinal());
