@@ -4,10 +4,12 @@ import io.kdefer.internal.Cpu;
 import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
 import io.kdefer.internal.Secrets;
-import io.kdefer.internal.SoftirqTable;
 import io.kdefer.irq.Irqs;
 import io.kdefer.softirq.Softirqs;
+import io.kdefer.tasklet.Tasklet;
+import io.kdefer.timer.KernelTimer;
 
+import java.lang.invoke.MethodHandles;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 
@@ -43,6 +45,15 @@ import java.util.concurrent.Callable;
 public final class Kernel implements AutoCloseable {
     static {
         Secrets.setRuntimeAccess(k -> ((Kernel) k).rt);
+        // each mechanism's entry class provides its subsystem's factory when it is initialised
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            lookup.ensureInitialized(Tasklet.class);
+            lookup.ensureInitialized(KernelTimer.class);
+            lookup.ensureInitialized(Irqs.class);
+        } catch (IllegalAccessException e) {
+            throw new ExceptionInInitializerError(e);
+        }
     }
 
     private final KernelRuntime rt;
@@ -57,7 +68,8 @@ public final class Kernel implements AutoCloseable {
         this.rt = new KernelRuntime(b.cpus, b.hz, clock, b.faithful, b.idle, b.errorHandler,
                 b.timersOnClose == TimerClosePolicy.RUN, b.threadIrqs);
         self[0] = rt;
-        this.softirqs = new SoftirqTable(rt);
+        rt.install(this);
+        this.softirqs = rt.softirqs;
         rt.start();
     }
 

@@ -420,18 +420,18 @@ public final class Cpu {
             final int vector = Integer.numberOfTrailingZeros(snapshot);
             snapshot &= snapshot - 1;
             LONGS.setOpaque(vectorCounts, vector, (long) LONGS.getOpaque(vectorCounts, vector) + 1);
-            final Runnable action = rt.action(vector);
+            final Runnable action = rt.softirqs.action(vector);
             if (action != null) {
                 try {
                     action.run();
                 } catch (Throwable t) {
-                    rt.reportError(rt.vectorName(vector) + " softirq on cpu " + id, t);
+                    rt.reportError(SoftirqTable.vectorName(vector) + " softirq on cpu " + id, t);
                 }
             }
             if (ctx.count != expected) {
                 rt.reportError("cpu " + id, new IllegalStateException(String.format(
                         "huh, entered softirq %d %s with preempt_count %08x, exited with %s?",
-                        vector, rt.vectorName(vector), expected, ctx.countHex())));
+                        vector, SoftirqTable.vectorName(vector), expected, ctx.countHex())));
                 ctx.count = expected;
             }
         }

@@ -76,23 +76,15 @@ final class CpuThread extends KThread implements Parker.Condition {
 
     /** An arm made an earlier timer than the one this idle period waits for (see TimerWheel). */
     private boolean deadlineStale() {
-        TimerHooks hooks = rt.timerHooks();
-        if (hooks == null) {
-            return false;
-        }
-        long next = hooks.nextWakeupHint(cpu.id);
+        long next = rt.nextWakeupHint(cpu.id);
         return next != Long.MAX_VALUE && (idleUntil == Long.MAX_VALUE || next - idleUntil < 0)
                 && rt.clock.nanoTimeOf(next) != 0;
     }
 
     /** True when a timer that may wake this idle CPU is due (only with a clock that moves by itself). */
     private boolean timerDue() {
-        TimerHooks hooks = rt.timerHooks();
-        if (hooks == null) {
-            return false;
-        }
         // the lock-free hint: if it is stale (early), the tick it causes recomputes it
-        long next = hooks.nextWakeupHint(cpu.id);
+        long next = rt.nextWakeupHint(cpu.id);
         return next != Long.MAX_VALUE && rt.clock.nanoTimeOf(next) != 0 && rt.clock.jiffies() - next >= 0;
     }
 
@@ -130,17 +122,12 @@ final class CpuThread extends KThread implements Parker.Condition {
 
     /** Tickless idle: sleep until the next timer that may wake this CPU, or until woken. */
     private long idleDeadline() {
-        TimerHooks hooks = rt.timerHooks();
-        if (hooks == null) {
-            idleUntil = Long.MAX_VALUE;
-            return 0;
-        }
-        long hint = hooks.nextWakeupHint(cpu.id);
+        long hint = rt.nextWakeupHint(cpu.id);
         if (hint == Long.MAX_VALUE || rt.clock.nanoTimeOf(hint) == 0) {
             idleUntil = Long.MAX_VALUE;   // nothing armed, or the clock delivers its own ticks
             return 0;
         }
-        long next = hooks.nextWakeup(cpu.id);
+        long next = rt.nextWakeup(cpu.id);
         long nanos = next == Long.MAX_VALUE ? 0 : rt.clock.nanoTimeOf(next);
         idleUntil = nanos == 0 ? Long.MAX_VALUE : next;
         return nanos;
@@ -164,10 +151,7 @@ final class CpuThread extends KThread implements Parker.Condition {
             if (fn != null) {
                 fn.run();
             } else {
-                IrqHooks hooks = rt.irqHooks();
-                if (hooks != null) {
-                    hooks.handle(irq);
-                }
+                rt.irqFlow().handle(irq);
             }
         } catch (Throwable t) {
             if (ipi != null && ipi.waiter != null) {

@@ -5,22 +5,14 @@ import io.kdefer.ErrorHandler;
 import io.kdefer.IdleStrategy;
 import io.kdefer.softirq.SoftirqVector;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.lang.ref.Reference;
-import java.lang.ref.ReferenceQueue;
-import java.lang.ref.WeakReference;
 import java.util.ArrayList;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReferenceArray;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.Function;
 
 /**
  * The engine behind {@code io.kdefer.Kernel}: the virtual CPUs, the per-thread contexts, the
- * softirq action table, inter-processor calls, the tick, and the lifecycle.
+ * subsystems, inter-processor calls, the tick, and the lifecycle.
  *
  * <h2>Implementation overview</h2>
  *
@@ -28,49 +20,17 @@ import java.util.function.Function;
  * (a "task") gets one from a thread-local on first use, with a home CPU derived from its thread
  * id, which {@link #workOnCpu} may override for the duration of a call.
  *
- * <p><b>Lifecycle.</b> {@code RUNNING -> CLOSING -> (callers quiesced) -> (drained) -> CLOSED},
- * forward only, driven by the one thread whose CAS moved the state to CLOSING:
- * <pre>
- *   state     what happens                                          calls from foreign threads
- *   RUNNING   normal operation                                      served
- *   CLOSING   1. quiesce: wait until every entry section opened     refused (IllegalStateException),
- *                before CLOSING was seen has ended                  except a thread serving softirqs
- *             2. drain rounds until two rounds in a row see no       at its local_bh_enable()
- *                activity; kdefer threads (callbacks) keep adding
- *                work meanwhile and it is run too
- *             3. stop and join every thread
- *   CLOSED    set after the joins                                    refused, every one
- * </pre>
- * A second {@code close()} waits for the first to reach CLOSED; {@code close()} from a kdefer
- * thread (a callback) is refused, since it would join itself.
+ * <p><b>Subsystems.</b> Every mechanism (the softirq table, tasklets, timers, interrupt lines)
+ * is a {@link Subsystem}, built eagerly by {@link #install} in the order of
+ * {@link Subsystems.Kind}; the tick, the idle loop, the drain and {@code close()} loop over them.
  *
- * <p><b>Entry protocol.</b> Every call from outside kdefer's threads that queues work (tasklet
- * schedules, softirq and interrupt raises, hardirq calls, ticks, timer arms) is either refused or
- * fully served: run, or run or reported by {@code close()}. Checking the state and then queueing is
- * not enough: a caller descheduled between the two would queue onto a kernel that already drained
- * and joined its threads. So a caller marks an <i>entry section</i> around its check and its
- * queueing, and the closer waits for the sections to end before it drains:
- * <pre>
- *   caller (foreign thread)                    closer
- *   ctx.inFlight++        (volatile write)     state = CLOSING           (CAS)
- *   if (state != RUNNING) refuse (volatile)    for each foreign context:
- *   queue the work                                 while (ctx.inFlight != 0) wait (volatile read)
- *   ctx.inFlight--        (release write)      drain rounds, which see every queue
- * </pre>
- * The two sides write one location each and then read the other's, all with sequentially
- * consistent accesses (Dekker), so at least one sees the other: either the caller sees CLOSING
- * and refuses, or the closer sees the open section and waits until the release write that follows
- * the queueing, which it then reads. A section is a few stores and at most a wake-up, never a
- * wait, so the closer's wait is short. kdefer's own threads need no section: the drain rounds
- * count their activity and repeat until it stops. Timer arms use the wheel lock as their section
- * (the state is re-checked under it and the closer takes and releases every wheel lock once before
- * it reads the sections; an arm that moves a timer between CPUs opens a section before it lets go
- * of the first lock). Verified by the {@code kdefer-jcstress} {@code close} tests.
+ * <p><b>Lifecycle.</b> {@code RUNNING -> CLOSING -> CLOSED}; calls from outside the kernel's threads
+ * that queue work follow an entry protocol so that each is refused or served. Both are described,
+ * with their ordering argument, in {@link Lifecycle}.
  *
- * <p>Fast paths that return without queueing (a tasklet already scheduled, a timer re-armed at its
- * current expiry) read no state: the run they rely on was queued by a call that passed the
- * protocol, so {@code close()} runs or reports it; and once CLOSED nothing is left queued, so they
- * no longer apply and the call reaches its refusal.
+ * <p>Field access codes: {@code F} final; {@code A} atomic; {@code S} set once by {@link #install},
+ * before {@link #start} starts the threads that read it (Thread.start orders it), and before the
+ * kernel's constructor returns (which publishes it through the kernel's final field).
  *
  * <p><b>Deviations from Linux.</b> {@code work_on_cpu} runs the function on the calling thread with
  * its current CPU switched, not on a kworker of that CPU. {@code smp_call_function_single} to the
@@ -79,21 +39,6 @@ import java.util.function.Function;
  */
 public final class KernelRuntime {
     public static final int NR_SOFTIRQS = 10;
-
-    static final int RUNNING = 0;
-    static final int CLOSING = 1;
-    static final int CLOSED = 2;
-
-    private static final VarHandle STATE;
-    private static final SoftirqVector[] VECTORS = SoftirqVector.values();
-
-    static {
-        try {
-            STATE = MethodHandles.lookup().findVarHandle(KernelRuntime.class, "state", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
 
     public final int nrCpus;                 // F
     public final int hz;                     // F
@@ -104,19 +49,18 @@ public final class KernelRuntime {
     private final ErrorHandler errorHandler; // F
     final WaitQueue waitQueue = new WaitQueue();  // F
     private final Cpu[] cpus;                // F
-    private final AtomicReferenceArray<Runnable> actions = new AtomicReferenceArray<>(NR_SOFTIRQS); // A
-    private final boolean[] owned = new boolean[NR_SOFTIRQS];  // L: guarded by this
     private final ThreadLocal<CpuContext> foreign;              // F
-    /** L (guarded by itself): the contexts of foreign threads, so that close() can wait for their sections. */
-    private final ArrayList<WeakReference<CpuContext>> foreignContexts = new ArrayList<>();
-    private final ReferenceQueue<CpuContext> deadContexts = new ReferenceQueue<>();   // F
     private final AtomicLong errors = new AtomicLong();         // A
-    private final Object[] extensions = new Object[8];          // L: guarded by this
-    @SuppressWarnings("unused")
-    private volatile int state;                                 // A: RUNNING, CLOSING, CLOSED
-    private volatile TimerHooks timerHooks;                     // A: set once by the timer wheel
-
-    private volatile IrqHooks irqHooks;                         // A: set once by the interrupt lines
+    /** F: the state word, the entry protocol and close(). */
+    final Lifecycle lifecycle = new Lifecycle(this);
+    /** F: the softirq action table and the shared bottom-half vectors; the first subsystem. */
+    public final SoftirqTable softirqs;
+    /** S: every subsystem, in build order; set by {@link #install} before {@link #start}. */
+    private Subsystem[] subsystems = new Subsystem[0];
+    /** S: the subsystems whose {@link Subsystem#wakesCpus()} is true (the idle loop asks only these). */
+    private Subsystem[] wakers = new Subsystem[0];
+    /** S: the interrupt lines' flow handler, registered by their subsystem. */
+    private IrqFlow irqFlow;
 
     /** F: close() runs armed timers once (true) or reports them (false). */
     public final boolean runTimersOnClose;
@@ -137,16 +81,70 @@ public final class KernelRuntime {
         this.errorHandler = errorHandler;
         this.maxSoftirqTime = msecsToJiffies(2);
         this.tick = clock.nanoTimeOf(clock.jiffies()) != 0 ? new JiffiesTick(clock) : null;
-        this.foreign = ThreadLocal.withInitial(
-                () -> register(new CpuContext((int) Math.floorMod(Thread.currentThread().getId(), (long) nrCpus), false)));
+        this.foreign = ThreadLocal.withInitial(() -> lifecycle.register(
+                new CpuContext((int) Math.floorMod(Thread.currentThread().getId(), (long) nrCpus), false)));
+        this.softirqs = new SoftirqTable(this);
         this.cpus = new Cpu[nrCpus];
         for (int i = 0; i < nrCpus; i++) {
             cpus[i] = new Cpu(this, i);
         }
-        // the vectors kdefer serves itself; their actions are installed by their mechanisms
-        owned[SoftirqVector.HI.ordinal()] = true;
-        owned[SoftirqVector.TIMER.ordinal()] = true;
-        owned[SoftirqVector.TASKLET.ordinal()] = true;
+    }
+
+    /**
+     * Builds every subsystem, in the order of {@link Subsystems.Kind}, after the softirq table.
+     * Called once by {@code io.kdefer.Kernel}, before {@link #start}: the threads started there see
+     * the result.
+     *
+     * @param kernel the {@code io.kdefer.Kernel} being built
+     */
+    public void install(Object kernel) {
+        if (subsystems.length != 0) {
+            throw new IllegalStateException("subsystems already installed");
+        }
+        Subsystems.Kind[] kinds = Subsystems.Kind.values();
+        Subsystem[] all = new Subsystem[kinds.length + 1];
+        all[0] = softirqs;
+        for (int i = 0; i < kinds.length; i++) {
+            all[i + 1] = Subsystems.factory(kinds[i]).create(kernel, this);
+        }
+        ArrayList<Subsystem> w = new ArrayList<>();
+        for (Subsystem s : all) {
+            if (s.wakesCpus()) {
+                w.add(s);
+            }
+        }
+        if (irqFlow == null) {
+            throw new IllegalStateException("no interrupt flow handler was registered by " + Subsystems.Kind.IRQS);
+        }
+        subsystems = all;
+        wakers = w.toArray(new Subsystem[0]);
+    }
+
+    /** Every subsystem, in build order. */
+    Subsystem[] subsystems() {
+        return subsystems;
+    }
+
+    /** The subsystem of type {@code type} (one per kind). */
+    public <T extends Subsystem> T subsystem(Class<T> type) {
+        for (Subsystem s : subsystems) {
+            if (type.isInstance(s)) {
+                return type.cast(s);
+            }
+        }
+        throw new IllegalStateException("no " + type.getSimpleName() + " in this kernel");
+    }
+
+    /** Registers the interrupt lines' flow handler; once, while the subsystems are built. */
+    public void setIrqFlow(IrqFlow flow) {
+        if (irqFlow != null || subsystems.length != 0) {
+            throw new IllegalStateException("the interrupt flow handler is set once, at build");
+        }
+        irqFlow = flow;
+    }
+
+    IrqFlow irqFlow() {
+        return irqFlow;
     }
 
     /** Starts every CPU's threads. */
@@ -175,23 +173,6 @@ public final class KernelRuntime {
             }
         }
         return foreign.get();
-    }
-
-    /**
-     * Remembers a foreign thread's new context for {@link #quiesceCallers()}. Weakly: a context
-     * lives as long as its thread's thread-local map, and a dead thread has no open section.
-     */
-    private CpuContext register(CpuContext ctx) {
-        synchronized (foreignContexts) {
-            if (deadContexts.poll() != null) {
-                while (deadContexts.poll() != null) {
-                    // drain the queue; the cleared references themselves are removed below
-                }
-                foreignContexts.removeIf(r -> r.get() == null);
-            }
-            foreignContexts.add(new WeakReference<>(ctx, deadContexts));
-        }
-        return ctx;
     }
 
     public IdleStrategy idleStrategy() {
@@ -225,39 +206,7 @@ public final class KernelRuntime {
         return (j * 1000 + hz - 1) / hz;
     }
 
-    // ---------------------------------------------------------------- softirq table
-
-    public Runnable action(int vector) {
-        return actions.getAcquire(vector);
-    }
-
-    /** {@code open_softirq} for a user: refused for vectors kdefer owns or already opened. */
-    public synchronized void open(SoftirqVector vector, Runnable action) {
-        checkOpen();
-        int v = vector.ordinal();
-        if (owned[v]) {
-            throw new IllegalStateException("open_softirq(" + vector + "): kdefer owns this vector");
-        }
-        if (actions.get(v) != null) {
-            throw new IllegalStateException("open_softirq(" + vector
-                    + "): the vector already has an action (open_softirq is done once, at boot)");
-        }
-        actions.setRelease(v, action);
-    }
-
-    /** Installs the action of a vector kdefer itself serves (HI, TIMER, TASKLET). */
-    public synchronized void openOwned(SoftirqVector vector, Runnable action) {
-        int v = vector.ordinal();
-        if (actions.get(v) != null) {
-            throw new IllegalStateException("open_softirq(" + vector + "): already opened");
-        }
-        owned[v] = true;
-        actions.setRelease(v, action);
-    }
-
-    public String vectorName(int vector) {
-        return VECTORS[vector].name();
-    }
+    // ---------------------------------------------------------------- raising softirqs
 
     /** {@code raise_softirq()} on the caller's CPU. */
     public void raise(SoftirqVector vector) {
@@ -283,20 +232,6 @@ public final class KernelRuntime {
                 exit(ctx);
             }
         }
-    }
-
-    /**
-     * Per-kernel singleton of a mechanism (the tasklet engine, later the timer bases...), created
-     * on first use.
-     */
-    @SuppressWarnings("unchecked")
-    public synchronized <T> T extension(int slot, Function<KernelRuntime, T> factory) {
-        Object e = extensions[slot];
-        if (e == null) {
-            e = factory.apply(this);
-            extensions[slot] = e;
-        }
-        return (T) e;
     }
 
     // ---------------------------------------------------------------- bottom halves
@@ -392,8 +327,8 @@ public final class KernelRuntime {
     /** One timer tick on every CPU: a hardirq that ends with irq_exit. Called by the clock. */
     public void tick() {
         CpuContext ctx = context();
-        int admitted = admit(ctx);
-        if (admitted == REFUSED) {
+        int admitted = lifecycle.admit(ctx);
+        if (admitted == Lifecycle.REFUSED) {
             return;   // a clock that ticks on after close() began: the kernel no longer counts ticks
         }
         Thread me = Thread.currentThread();
@@ -408,7 +343,7 @@ public final class KernelRuntime {
                 }
             }
         } finally {
-            if (admitted == IN_SECTION) {
+            if (admitted == Lifecycle.IN_SECTION) {
                 exit(ctx);
             }
         }
@@ -431,42 +366,49 @@ public final class KernelRuntime {
      */
     void tickHardirq(Cpu cpu) {
         boolean awake = cpu.awakeSinceLastTick();
-        TimerHooks hooks = timerHooks;
-        if (hooks != null && hooks.tick(cpu.id, clock.jiffies(), awake)) {
+        long now = clock.jiffies();
+        boolean raise = false;
+        for (Subsystem s : subsystems) {
+            raise |= s.tick(cpu.id, now, awake);
+        }
+        if (raise) {
             cpu.raiseTimerSoftirq();
         }
     }
 
     /** At the exit of a hardirq other than the tick: the CPU is awake, so due deferrable timers run. */
     void otherHardirq(Cpu cpu) {
-        TimerHooks hooks = timerHooks;
-        if (hooks != null && hooks.deferrableDue(cpu.id, clock.jiffies())) {
+        boolean raise = false;
+        for (Subsystem s : wakers) {
+            raise |= s.hardirqExit(cpu.id, clock.jiffies());
+        }
+        if (raise) {
             cpu.raiseTimerSoftirq();
         }
     }
 
-    /** Installs the timer wheel's hooks (once). */
-    public synchronized void setTimerHooks(TimerHooks hooks) {
-        if (timerHooks != null) {
-            throw new IllegalStateException("timer hooks already installed");
+    /** The earliest exact wake-up any subsystem needs on {@code cpu}; {@link Subsystem#NONE}. */
+    long nextWakeup(int cpu) {
+        long next = Subsystem.NONE;
+        for (Subsystem s : wakers) {
+            long n = s.nextWakeup(cpu);
+            if (n != Subsystem.NONE && (next == Subsystem.NONE || n - next < 0)) {
+                next = n;
+            }
         }
-        timerHooks = hooks;
+        return next;
     }
 
-    TimerHooks timerHooks() {
-        return timerHooks;
-    }
-
-    /** Installs the interrupt lines' hooks (once). */
-    public synchronized void setIrqHooks(IrqHooks hooks) {
-        if (irqHooks != null) {
-            throw new IllegalStateException("irq hooks already installed");
+    /** As {@link #nextWakeup}, from the lock-free hints (possibly early). */
+    long nextWakeupHint(int cpu) {
+        long next = Subsystem.NONE;
+        for (Subsystem s : wakers) {
+            long n = s.nextWakeupHint(cpu);
+            if (n != Subsystem.NONE && (next == Subsystem.NONE || n - next < 0)) {
+                next = n;
+            }
         }
-        irqHooks = hooks;
-    }
-
-    IrqHooks irqHooks() {
-        return irqHooks;
+        return next;
     }
 
     /** Wakes {@code cpu/N} so that it re-reads its next timer expiry (leaving tickless idle). */
@@ -493,31 +435,29 @@ public final class KernelRuntime {
         return waitQueue;
     }
 
-    // ---------------------------------------------------------------- lifecycle
+    // ---------------------------------------------------------------- lifecycle (see Lifecycle)
 
     public boolean isClosing() {
-        return (int) STATE.getVolatile(this) != RUNNING;
+        return lifecycle.isClosing();
     }
 
     public boolean isClosed() {
-        return (int) STATE.getVolatile(this) == CLOSED;
+        return lifecycle.isClosed();
     }
 
     /** Refuses every call once the kernel is closed. */
     public void checkOpen() {
-        if ((int) STATE.getVolatile(this) == CLOSED) {
-            throw new IllegalStateException("kernel is closed");
-        }
+        lifecycle.checkOpen();
     }
 
     /**
      * Refuses new work from foreign threads once close() began, and every call once closed. A
-     * check only: a call that goes on to queue work uses {@link #enter} instead (see "Entry
-     * protocol").
+     * check only: a call that goes on to queue work uses {@link #enter} instead (the entry
+     * protocol, see {@link Lifecycle}).
      */
     public void checkAccepting(CpuContext ctx) {
-        if (!accepts(ctx)) {
-            throw refusal();
+        if (!lifecycle.accepts(ctx)) {
+            throw lifecycle.refusal();
         }
     }
 
@@ -526,37 +466,12 @@ public final class KernelRuntime {
      * kdefer threads and threads serving softirqs (callbacks, whose work the drain rounds see).
      */
     public boolean accepts(CpuContext ctx) {
-        int s = (int) STATE.getVolatile(this);
-        return s == RUNNING
-                || (s == CLOSING && (ctx.kdeferThread || ctx.inServingSoftirq()));
+        return lifecycle.accepts(ctx);
     }
 
     /** The exception a refused call throws: names the state. */
     public IllegalStateException refusal() {
-        return (int) STATE.getVolatile(this) == CLOSED
-                ? new IllegalStateException("kernel is closed")
-                : new IllegalStateException("kernel is closing: no new work is accepted from outside its threads");
-    }
-
-    private static final int REFUSED = -1;
-    private static final int ACCEPTED = 0;
-    private static final int IN_SECTION = 1;
-
-    /**
-     * The caller side of the entry protocol: {@link #IN_SECTION} when a foreign thread may queue and
-     * is now in its entry section (it must call {@link #exit}); {@link #ACCEPTED} when a kdefer
-     * thread, or a thread serving softirqs while the kernel drains, may queue without a section;
-     * {@link #REFUSED} otherwise.
-     */
-    private int admit(CpuContext ctx) {
-        if (!ctx.kdeferThread) {
-            ctx.enterSection();
-            if ((int) STATE.getVolatile(this) == RUNNING) {
-                return IN_SECTION;
-            }
-            ctx.exitSection();
-        }
-        return accepts(ctx) ? ACCEPTED : REFUSED;
+        return lifecycle.refusal();
     }
 
     /**
@@ -567,11 +482,7 @@ public final class KernelRuntime {
      * @throws IllegalStateException when the kernel is closing (foreign threads) or closed
      */
     public boolean enter(CpuContext ctx) {
-        int a = admit(ctx);
-        if (a == REFUSED) {
-            throw refusal();
-        }
-        return a == IN_SECTION;
+        return lifecycle.enter(ctx);
     }
 
     /** Ends the entry section {@link #enter} opened. */
@@ -581,52 +492,17 @@ public final class KernelRuntime {
 
     /**
      * Opens an entry section without a state check, for a caller already admitted under a lock that
-     * {@link #quiesceCallers} passes through, which must let go of that lock before it is done
-     * queueing (a timer moving to another CPU's wheel). Foreign threads only; end it with
-     * {@link #exit}.
+     * close() passes through ({@link Subsystem#quiesceCallers}), which must let go of that lock
+     * before it is done queueing (a timer moving to another CPU's wheel). Foreign threads only;
+     * end it with {@link #exit}.
      */
     public void extendSection(CpuContext ctx) {
         ctx.enterSection();
     }
 
     /**
-     * The closer side of the entry protocol: after CLOSING is set, waits until every entry section
-     * that may have seen RUNNING has ended. First every timer wheel lock is taken and released once
-     * (arms hold it as their section), then each foreign context's section depth is read.
-     */
-    private void quiesceCallers() {
-        TimerHooks hooks = timerHooks;
-        if (hooks != null) {
-            hooks.quiesce();
-        }
-        ArrayList<CpuContext> live = new ArrayList<>();
-        synchronized (foreignContexts) {
-            for (WeakReference<CpuContext> r : foreignContexts) {
-                CpuContext c = r.get();
-                if (c != null) {
-                    live.add(c);
-                }
-            }
-        }
-        for (CpuContext c : live) {
-            for (int spins = 0; c.inSectionVolatile(); spins++) {
-                // a section is a few stores and a wake-up; one still open means its thread was
-                // descheduled inside it: give it the CPU
-                if (spins < 64) {
-                    Thread.onSpinWait();
-                } else if (spins < 128) {
-                    Thread.yield();
-                } else {
-                    LockSupport.parkNanos(this, 10_000);
-                }
-            }
-        }
-        Reference.reachabilityFence(live);
-    }
-
-    /**
-     * Runs everything still queued, stops and joins every thread (see "Lifecycle" and "Entry
-     * protocol" above). Idempotent. Concurrent and nested calls:
+     * Runs everything still queued, stops and joins every thread (see {@link Lifecycle}).
+     * Idempotent. Concurrent and nested calls:
      * <ul>
      *   <li>from several threads: the first to move the state to CLOSING closes; every other one
      *       waits until the kernel is CLOSED and returns;</li>
@@ -639,94 +515,35 @@ public final class KernelRuntime {
      * </ul>
      */
     public void close() {
-        CpuContext ctx = context();
-        if (ctx.kdeferThread) {
-            throw new IllegalStateException("Kernel.close() called from " + Thread.currentThread().getName()
-                    + ": a kernel cannot be closed from its own threads (it joins them)");
-        }
-        if (ctx.inSoftirq() || ctx.inHardirq()) {
-            throw new IllegalStateException("Kernel.close() in atomic context (preempt_count " + ctx.countHex()
-                    + "): it waits for every CPU's softirqs, including the ones this thread holds off");
-        }
-        if (!STATE.compareAndSet(this, RUNNING, CLOSING)) {
-            waitQueue.await(this, this::isClosed);
-            return;
-        }
-        IrqHooks irqs = irqHooks;
-        try {
-            quiesceCallers();
-            if (irqs != null) {
-                irqs.closing();
-            }
-            drain();
-        } finally {
-            if (irqs != null) {
-                irqs.stopThreads();
-            }
-            for (Cpu c : cpus) {
-                c.cpuThread.requestStop();
-                c.ksoftirqd.requestStop();
-                if (c.ktimers != null) {
-                    c.ktimers.requestStop();
-                }
-            }
-            boolean interrupted = false;
-            for (Cpu c : cpus) {
-                interrupted |= join(c.cpuThread);
-                interrupted |= join(c.ksoftirqd);
-                if (c.ktimers != null) {
-                    interrupted |= join(c.ktimers);
-                }
-            }
-            if (tick != null) {
-                tick.requestStop();
-                interrupted |= join(tick.thread());
-            }
-            STATE.setVolatile(this, CLOSED);
-            waitQueue.wakeAll(this);
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        lifecycle.close();
     }
 
-    /**
-     * Drain rounds until a whole round saw no softirq invocation and no foreign call. Each round
-     * sends every CPU a hardirq that flushes its inbox and, if timers are still armed there, raises
-     * TIMER_SOFTIRQ, whose action (seeing the kernel closing) runs or reports them and shuts them
-     * down; its irq exit runs whatever is pending.
-     */
-    private void drain() {
-        for (int quiet = 0; quiet < 2; ) {
-            long before = activity();
-            for (Cpu c : cpus) {
-                CpuThread.await(this, c.cpuThread.send(() -> {
-                    TimerHooks hooks = timerHooks;
-                    if (hooks != null && hooks.anyArmed(c.id)) {
-                        c.raiseTimerSoftirq();
-                    }
-                }, true));
-                waitQueue.await(c, () -> c.pendingVolatile() == 0 && !c.bhOwned() && c.timersQuiet());
-            }
-            IrqHooks irqs = irqHooks;
-            if (irqs != null) {
-                irqs.awaitThreadsIdle();
-            }
-            long after = activity();
-            quiet = (after - before == nrCpus) ? quiet + 1 : 0;
-        }
-    }
-
-    private long activity() {
-        long sum = 0;
+    /** Stops and joins the CPUs' threads and the tick; true if the caller was interrupted meanwhile. */
+    boolean stopCpus() {
         for (Cpu c : cpus) {
-            sum += c.stat(Cpu.STAT_IPIS) + c.stat(Cpu.STAT_INVOCATIONS);
+            c.cpuThread.requestStop();
+            c.ksoftirqd.requestStop();
+            if (c.ktimers != null) {
+                c.ktimers.requestStop();
+            }
         }
-        IrqHooks irqs = irqHooks;
-        return irqs == null ? sum : sum + irqs.activity();
+        boolean interrupted = false;
+        for (Cpu c : cpus) {
+            interrupted |= join(c.cpuThread);
+            interrupted |= join(c.ksoftirqd);
+            if (c.ktimers != null) {
+                interrupted |= join(c.ktimers);
+            }
+        }
+        if (tick != null) {
+            tick.requestStop();
+            interrupted |= join(tick.thread());
+        }
+        return interrupted;
     }
 
-    private static boolean join(Thread t) {
+    /** Joins {@code t}, uninterruptibly; true if the caller was interrupted meanwhile. */
+    static boolean join(Thread t) {
         boolean interrupted = false;
         for (;;) {
             try {

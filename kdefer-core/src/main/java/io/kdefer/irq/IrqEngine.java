@@ -3,7 +3,8 @@ package io.kdefer.irq;
 import io.kdefer.Kernel;
 import io.kdefer.internal.Cpu;
 import io.kdefer.internal.CpuContext;
-import io.kdefer.internal.IrqHooks;
+import io.kdefer.internal.IrqFlow;
+import io.kdefer.internal.Subsystem;
 import io.kdefer.internal.KernelRuntime;
 import io.kdefer.internal.WaitQueue;
 import io.kdefer.timer.KernelTimer;
@@ -18,7 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The interrupt lines of one kernel ({@code kernel/irq/manage.c}, {@code handle.c},
- * {@code spurious.c}). Created on the first use of {@code kernel.irqs()}.
+ * {@code spurious.c}). Built with the kernel, as its {@code IRQS} subsystem; registers the flow
+ * handler {@code cpu/N} calls for an asserted line.
  *
  * <h2>Implementation overview</h2>
  *
@@ -58,8 +60,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * shared lines; an unhandled interrupt more than {@code HZ/10} after the previous one restarts the
  * count; a purely threaded result is judged one interrupt late from {@code threads_handled}.
  */
-final class IrqEngine implements IrqHooks {
-    static final int EXTENSION_SLOT = 2;
+final class IrqEngine implements Subsystem, IrqFlow {
     static final int NR_IRQS = Cpu.NR_IRQS;
     static final int SPURIOUS_WINDOW = 100_000;
     static final int SPURIOUS_LIMIT = 99_900;
@@ -85,7 +86,7 @@ final class IrqEngine implements IrqHooks {
     private final AtomicInteger badReports = new AtomicInteger(100);  // A: report_bad_irq budget
     private KernelTimer poller;             // L: guarded by this; the spurious poller, created on demand
 
-    private IrqEngine(Kernel kernel, KernelRuntime rt) {
+    IrqEngine(Kernel kernel, KernelRuntime rt) {
         this.kernel = kernel;
         this.rt = rt;
         this.waitQueue = rt.waitQueue();
@@ -95,11 +96,16 @@ final class IrqEngine implements IrqHooks {
             descs[i].cpu = i % rt.nrCpus;
             affinity[i] = i % rt.nrCpus;
         }
-        rt.setIrqHooks(this);
+        rt.setIrqFlow(this);
     }
 
-    static IrqEngine of(Kernel kernel, KernelRuntime rt) {
-        return rt.extension(EXTENSION_SLOT, r -> new IrqEngine(kernel, r));
+    static IrqEngine of(KernelRuntime rt) {
+        return rt.subsystem(IrqEngine.class);
+    }
+
+    @Override
+    public String name() {
+        return "irqs";
     }
 
     IrqDesc desc(int irq) {
@@ -812,7 +818,7 @@ final class IrqEngine implements IrqHooks {
         }
     }
 
-    // ---------------------------------------------------------------- lifecycle (IrqHooks)
+    // ---------------------------------------------------------------- lifecycle (Subsystem)
 
     private List<IrqThread> threads() {
         List<IrqThread> out = new ArrayList<>();
@@ -829,6 +835,7 @@ final class IrqEngine implements IrqHooks {
         return out;
     }
 
+    /** Counts threaded-handler runs, so that close() can tell when interrupt threads went quiet. */
     @Override
     public long activity() {
         long sum = 0;
@@ -838,13 +845,15 @@ final class IrqEngine implements IrqHooks {
         return sum;
     }
 
+    /** Waits until no interrupt thread has a run pending or in progress. */
     @Override
-    public void awaitThreadsIdle() {
+    public void awaitIdle() {
         for (IrqDesc d : descs) {
             awaitSynchronized(d);
         }
     }
 
+    /** close() began: stop the spurious poller, which would re-arm itself. */
     @Override
     public void closing() {
         KernelTimer t;
@@ -856,6 +865,7 @@ final class IrqEngine implements IrqHooks {
         }
     }
 
+    /** Stops and joins every interrupt thread, once everything is drained. */
     @Override
     public void stopThreads() {
         for (IrqThread t : threads()) {

@@ -2,6 +2,7 @@ package io.kdefer.irq;
 
 import io.kdefer.Kernel;
 import io.kdefer.internal.Secrets;
+import io.kdefer.internal.Subsystems;
 
 import java.util.Objects;
 
@@ -48,6 +49,10 @@ public final class Irqs {
     /** Number of interrupt lines. */
     public static final int NR_IRQS = IrqEngine.NR_IRQS;
 
+    static {
+        Subsystems.provide(Subsystems.Kind.IRQS, (kernel, rt) -> new IrqEngine((Kernel) kernel, rt));
+    }
+
     private final IrqEngine engine;
 
     private Irqs(IrqEngine engine) {
@@ -57,7 +62,7 @@ public final class Irqs {
     /** The interrupt lines of {@code kernel}; the same lines as {@code kernel.irqs()}. */
     public static Irqs of(Kernel kernel) {
         Objects.requireNonNull(kernel, "kernel");
-        return new Irqs(IrqEngine.of(kernel, Secrets.runtime(kernel)));
+        return new Irqs(IrqEngine.of(Secrets.runtime(kernel)));
     }
 
     /**

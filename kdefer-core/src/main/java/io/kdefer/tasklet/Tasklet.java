@@ -4,6 +4,7 @@ import io.kdefer.Kernel;
 import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
 import io.kdefer.internal.Secrets;
+import io.kdefer.internal.Subsystems;
 import io.kdefer.softirq.SoftirqVector;
 
 import java.lang.invoke.MethodHandles;
@@ -111,6 +112,7 @@ public final class Tasklet {
     private static final VarHandle COUNT;
 
     static {
+        Subsystems.provide(Subsystems.Kind.TASKLETS, (kernel, rt) -> new TaskletEngine(rt));
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
             STATE = l.findVarHandle(Tasklet.class, "state", int.class);

@@ -3,30 +3,39 @@ package io.kdefer.tasklet;
 import io.kdefer.internal.Cpu;
 import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
+import io.kdefer.internal.SoftirqTable.BhStage;
+import io.kdefer.internal.Subsystem;
+import io.kdefer.internal.Subsystems;
 import io.kdefer.softirq.SoftirqVector;
 
 /**
- * The tasklet machinery of one kernel: the per-CPU lists of both vectors and the two softirq
- * actions that run them ({@code tasklet_action} for TASKLET, {@code tasklet_hi_action} for HI).
- * Created with the kernel's first tasklet.
+ * The tasklet machinery of one kernel: the per-CPU lists of both vectors and the two bottom-half
+ * handlers that run them ({@code tasklet_action} for TASKLET, {@code tasklet_hi_action} for HI),
+ * registered at the {@link BhStage#TASKLETS} stage of the shared vectors (after BH work, as in
+ * Linux 6.9+). Built with the kernel, as its {@link Subsystems.Kind#TASKLETS} subsystem.
  */
-final class TaskletEngine {
-    private static final int EXTENSION_SLOT = 0;
+final class TaskletEngine implements Subsystem {
 
     final KernelRuntime rt;            // F
     final TaskletList[] normal;        // F: per CPU, TASKLET_SOFTIRQ
     final TaskletList[] hi;            // F: per CPU, HI_SOFTIRQ
 
-    private TaskletEngine(KernelRuntime rt) {
+    TaskletEngine(KernelRuntime rt) {
         this.rt = rt;
         this.normal = lists(rt.nrCpus);
         this.hi = lists(rt.nrCpus);
-        rt.openOwned(SoftirqVector.HI, new Action(hi, SoftirqVector.HI.ordinal()));
-        rt.openOwned(SoftirqVector.TASKLET, new Action(normal, SoftirqVector.TASKLET.ordinal()));
+        rt.softirqs.registerBh(SoftirqVector.HI, BhStage.TASKLETS, new Action(hi, SoftirqVector.HI.ordinal()));
+        rt.softirqs.registerBh(SoftirqVector.TASKLET, BhStage.TASKLETS,
+                new Action(normal, SoftirqVector.TASKLET.ordinal()));
     }
 
     static TaskletEngine of(KernelRuntime rt) {
-        return rt.extension(EXTENSION_SLOT, TaskletEngine::new);
+        return rt.subsystem(TaskletEngine.class);
+    }
+
+    @Override
+    public String name() {
+        return "tasklets";
     }
 
     private static TaskletList[] lists(int n) {

@@ -4,6 +4,7 @@ import io.kdefer.Kernel;
 import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
 import io.kdefer.internal.Secrets;
+import io.kdefer.internal.Subsystems;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -79,6 +80,7 @@ public final class KernelTimer {
     private static final VarHandle FUNCTION;
 
     static {
+        Subsystems.provide(Subsystems.Kind.TIMERS, (kernel, rt) -> new TimerEngine(rt));
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
             BASE = l.findVarHandle(KernelTimer.class, "base", TimerWheel.class);

@@ -2,18 +2,18 @@ package io.kdefer.timer;
 
 import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
-import io.kdefer.internal.TimerHooks;
+import io.kdefer.internal.Cpu;
+import io.kdefer.internal.Subsystem;
 import io.kdefer.softirq.SoftirqVector;
 
 import java.util.function.Consumer;
 
 /**
  * The timer machinery of one kernel: two wheels per CPU (normal and deferrable), the TIMER softirq
- * action ({@code run_timer_softirq}), and the hooks the tick and the idle loop call. Created with
- * the kernel's first timer.
+ * action ({@code run_timer_softirq}), and what the tick, the idle loop and close() ask of it.
+ * Built with the kernel, as its {@code TIMERS} subsystem.
  */
-final class TimerEngine implements TimerHooks {
-    private static final int EXTENSION_SLOT = 1;
+final class TimerEngine implements Subsystem {
 
     /** Marks a timer that is moving between wheels ({@code TIMER_MIGRATING}). */
     static final TimerWheel MIGRATING = new TimerWheel(-1, false, 1000, 0);
@@ -22,7 +22,7 @@ final class TimerEngine implements TimerHooks {
     private final TimerWheel[] normal;         // F: per CPU
     private final TimerWheel[] deferrable;     // F: per CPU
 
-    private TimerEngine(KernelRuntime rt) {
+    TimerEngine(KernelRuntime rt) {
         this.rt = rt;
         long now = rt.clock.jiffies();
         normal = new TimerWheel[rt.nrCpus];
@@ -31,29 +31,45 @@ final class TimerEngine implements TimerHooks {
             normal[c] = new TimerWheel(c, false, rt.hz, now);
             deferrable[c] = new TimerWheel(c, true, rt.hz, now);
         }
-        rt.openOwned(SoftirqVector.TIMER, this::runTimerSoftirq);
-        rt.setTimerHooks(this);
+        rt.softirqs.openOwned(SoftirqVector.TIMER, this::runTimerSoftirq);
     }
 
     static TimerEngine of(KernelRuntime rt) {
-        return rt.extension(EXTENSION_SLOT, TimerEngine::new);
+        return rt.subsystem(TimerEngine.class);
+    }
+
+    @Override
+    public String name() {
+        return "timers";
     }
 
     TimerWheel wheel(int cpu, boolean deferrableWheel) {
         return deferrableWheel ? deferrable[cpu] : normal[cpu];
     }
 
-    // ---------------------------------------------------------------- hooks (hardirq / idle)
+    // ---------------------------------------------------------------- the tick and the idle loop
 
+    /**
+     * {@code run_local_timers()}: true when one of the CPU's bases has expired timers. Deferrable
+     * timers count only when the CPU is {@code awake}.
+     */
     @Override
     public boolean tick(int cpu, long jiffies, boolean awake) {
         return due(normal[cpu], jiffies) || (awake && due(deferrable[cpu], jiffies));
     }
 
+    /** Woken by another interrupt, the CPU is awake: due deferrable timers run now. */
     @Override
-    public boolean deferrableDue(int cpu, long jiffies) {
+    public boolean hardirqExit(int cpu, long jiffies) {
         return due(deferrable[cpu], jiffies);
     }
+
+    @Override
+    public boolean wakesCpus() {
+        return true;
+    }
+
+    /** The earliest expiry of a timer that may wake an idle CPU (not deferrable), exact. */
 
     @Override
     public long nextWakeup(int cpu) {
@@ -62,6 +78,10 @@ final class TimerEngine implements TimerHooks {
         return next == Long.MAX_VALUE ? next : w.nextExpiryExact();
     }
 
+    /**
+     * As {@link #nextWakeup} without the lock: the last published value, which may be earlier than
+     * the exact one after a removal.
+     */
     @Override
     public long nextWakeupHint(int cpu) {
         return normal[cpu].nextExpiryAcquire();
@@ -96,8 +116,12 @@ final class TimerEngine implements TimerHooks {
         runTimers(deferrable[ctx.cpu], ctx);
     }
 
+    /**
+     * close() began: takes and releases every wheel lock once, so that every arm that checked the
+     * kernel state under one of them before CLOSING has finished (the entry protocol's timer side).
+     */
     @Override
-    public void quiesce() {
+    public void quiesceCallers() {
         for (int c = 0; c < rt.nrCpus; c++) {
             normal[c].lock();
             normal[c].unlock();
@@ -106,10 +130,17 @@ final class TimerEngine implements TimerHooks {
         }
     }
 
+    /**
+     * A drain round while the kernel closes: if timers are still armed on this CPU, raise
+     * TIMER_SOFTIRQ, whose action (seeing the kernel closing) runs or reports them and shuts them
+     * down.
+     */
     @Override
-    public boolean anyArmed(int cpu) {
-        return normal[cpu].nextExpiryAcquire() != Long.MAX_VALUE
-                || deferrable[cpu].nextExpiryAcquire() != Long.MAX_VALUE;
+    public void drainHardirq(Cpu cpu) {
+        int c = cpu.id;
+        if (normal[c].nextExpiryAcquire() != Long.MAX_VALUE || deferrable[c].nextExpiryAcquire() != Long.MAX_VALUE) {
+            cpu.raiseTimerSoftirq();
+        }
     }
 
     /**
