@@ -51,16 +51,16 @@ final class IrqThread extends KThread implements Parker.Condition {
             }
             ctx.cpu = a.desc.cpu;
             try {
-                IrqReturn r = a.forced ? engine.forcedThreadFn(a, ctx) : engine.threadFn(a, ctx);
+                IrqReturn r = a.forced ? engine.flow.forcedThreadFn(a, ctx) : engine.flow.threadFn(a, ctx);
                 if (a.forced && r == IrqReturn.WAKE_THREAD && a.secondary != null) {
-                    engine.wakeThread(a.secondary);   // irq_wake_secondary
+                    engine.flow.wakeThread(a.secondary);   // irq_wake_secondary
                 }
             } catch (Throwable t) {
                 // thread functions' exceptions are caught inside; this is the engine failing
                 engine.rt.reportError(a, t);
             } finally {
                 runs = runs + 1;
-                engine.endThreadRun(a.desc);   // the run ends whatever happened: waiters never hang
+                engine.flow.endThreadRun(a.desc);   // the run ends whatever happened: waiters never hang
             }
         }
     }

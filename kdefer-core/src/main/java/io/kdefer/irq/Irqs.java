@@ -76,7 +76,7 @@ public final class Irqs {
      */
     public void requestIrq(int irq, IrqHandler handler, String name, Object devId, IrqFlag... flags) {
         Objects.requireNonNull(handler, "handler");
-        engine.request(irq, handler, null, name, devId, IrqFlag.mask(flags));
+        engine.manage.request(irq, handler, null, name, devId, IrqFlag.mask(flags));
     }
 
     /**
@@ -95,7 +95,7 @@ public final class Irqs {
      */
     public void requestThreadedIrq(int irq, IrqHandler handler, IrqHandler threadFn, String name, Object devId,
                                    IrqFlag... flags) {
-        engine.request(irq, handler, threadFn, name, devId, IrqFlag.mask(flags));
+        engine.manage.request(irq, handler, threadFn, name, devId, IrqFlag.mask(flags));
     }
 
     /**
@@ -107,7 +107,7 @@ public final class Irqs {
      * @throws IllegalStateException when the line has no action with this devId
      */
     public String freeIrq(int irq, Object devId) {
-        return engine.free(irq, devId);
+        return engine.manage.free(irq, devId);
     }
 
     /**
@@ -117,12 +117,12 @@ public final class Irqs {
      * Verified by {@code kdefer-jcstress: IrqDisableWaitsForHandlersTest}.
      */
     public void disableIrq(int irq) {
-        engine.disable(irq);
+        engine.control.disable(irq);
     }
 
     /** {@code disable_irq_nosync()}: disables the line (nesting) and returns at once. Any context. */
     public void disableIrqNosync(int irq) {
-        engine.disableNosync(irq);
+        engine.control.disableNosync(irq);
     }
 
     /**
@@ -136,7 +136,7 @@ public final class Irqs {
      *         the line has no handler
      */
     public void enableIrq(int irq) {
-        engine.enable(irq);
+        engine.control.enable(irq);
     }
 
     /**
@@ -145,7 +145,7 @@ public final class Irqs {
      * context only. Verified by {@code kdefer-jcstress: IrqSynchronizeWaitsForHandlersTest}.
      */
     public void synchronizeIrq(int irq) {
-        engine.synchronize(irq);
+        engine.control.synchronize(irq);
     }
 
     /**
@@ -154,7 +154,7 @@ public final class Irqs {
      * handler.
      */
     public boolean synchronizeHardirq(int irq) {
-        return engine.synchronizeHardirq(irq);
+        return engine.control.synchronizeHardirq(irq);
     }
 
     /**
@@ -162,7 +162,7 @@ public final class Irqs {
      * follow at their next run.
      */
     public void setAffinity(int irq, int cpu) {
-        engine.setAffinity(irq, cpu);
+        engine.control.setAffinity(irq, cpu);
     }
 
     /**
@@ -189,32 +189,32 @@ public final class Irqs {
      * handler had returned {@link IrqReturn#WAKE_THREAD}.
      */
     public void irqWakeThread(int irq, Object devId) {
-        engine.wakeThreadOf(irq, devId);
+        engine.control.wakeThreadOf(irq, devId);
     }
 
     /** {@code kstat_irqs_cpu()}: interrupts of the line handled on {@code cpu}. */
     public long count(int irq, int cpu) {
-        return engine.count(irq, cpu);
+        return engine.proc.count(irq, cpu);
     }
 
     /** The {@code /proc/interrupts} view: one row per requested line, one column per CPU. */
     public String procInterrupts() {
-        return engine.procInterrupts();
+        return engine.proc.procInterrupts();
     }
 
     /** The {@code /proc/irq/N/spurious} view: {@code count}, {@code unhandled}, {@code last_unhandled}. */
     public String spurious(int irq) {
-        return engine.spurious(irq);
+        return engine.proc.spurious(irq);
     }
 
     /** True while the line is disabled (by {@link #disableIrq}, NO_AUTOEN, or as spurious). */
     public boolean isDisabled(int irq) {
-        return engine.isDisabled(irq);
+        return engine.proc.isDisabled(irq);
     }
 
     /** True while an ONESHOT line is masked, waiting for its woken thread functions. */
     public boolean isMasked(int irq) {
-        return engine.isMasked(irq);
+        return engine.proc.isMasked(irq);
     }
 
     @Override
