@@ -72,7 +72,7 @@ public final class TimerMemoryFootprint {
         long afterHolder = liveHeap();
         ManualClock clock = new ManualClock();
         Kernel kernel = TimerWorkload.manualKernel(clock);
-        // the first timer creates the kernel's timer engine (two wheels per CPU)
+        // the kernel (with its timer wheels, two per CPU) is counted apart from the timers
         KernelTimer first = KernelTimer.setup(kernel, TimerWorkload.NEVER_FIRES);
         long afterKernel = liveHeap();
         long now = kernel.jiffies();
