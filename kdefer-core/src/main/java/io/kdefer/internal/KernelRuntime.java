@@ -389,21 +389,18 @@ public final class KernelRuntime {
 
     /** The earliest exact wake-up any subsystem needs on {@code cpu}; {@link Subsystem#NONE}. */
     long nextWakeup(int cpu) {
-        long next = Subsystem.NONE;
-        for (Subsystem s : wakers) {
-            long n = s.nextWakeup(cpu);
-            if (n != Subsystem.NONE && (next == Subsystem.NONE || n - next < 0)) {
-                next = n;
-            }
-        }
-        return next;
+        return nextWakeup(cpu, true);
     }
 
     /** As {@link #nextWakeup}, from the lock-free hints (possibly early). */
     long nextWakeupHint(int cpu) {
+        return nextWakeup(cpu, false);
+    }
+
+    private long nextWakeup(int cpu, boolean exact) {
         long next = Subsystem.NONE;
         for (Subsystem s : wakers) {
-            long n = s.nextWakeupHint(cpu);
+            long n = exact ? s.nextWakeup(cpu) : s.nextWakeupHint(cpu);
             if (n != Subsystem.NONE && (next == Subsystem.NONE || n - next < 0)) {
                 next = n;
             }
