@@ -8,4 +8,5 @@ module io.kdefer.core {
     exports io.kdefer.tasklet;
     exports io.kdefer.timer;
     exports io.kdefer.irq;
+    exports io.kdefer.wait;
 }

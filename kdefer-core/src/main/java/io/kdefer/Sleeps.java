@@ -1,57 +1,31 @@
 package io.kdefer;
 
-import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
-import io.kdefer.timer.KernelTimer;
+import io.kdefer.internal.TaskSleep;
 
-import java.util.concurrent.locks.LockSupport;
-
-/** {@code schedule_timeout()}: an on-stack timer that wakes the sleeping task. */
+/**
+ * {@code schedule_timeout()}: an on-stack timer that wakes the sleeping task. The sleep itself
+ * (the timer, the park, the interrupt rules and the {@code SleepHooks} calls) is
+ * {@link TaskSleep}, shared with the wait queues and completions.
+ */
 final class Sleeps {
     private Sleeps() {
     }
 
     static long scheduleTimeout(Kernel kernel, KernelRuntime rt, long timeout, boolean interruptible) {
-        CpuContext ctx = rt.context();
-        if (!ctx.inTask() || ctx.inSoftirq()) {
-            throw new IllegalStateException("schedule_timeout() sleeps: not allowed in atomic context"
-                    + " (preempt_count " + ctx.countHex() + ")");
-        }
+        TaskSleep.mightSleep(rt, "schedule_timeout()", null);
         if (timeout < 0) {
             throw new IllegalArgumentException("schedule_timeout(" + timeout + "): negative timeout");
         }
-        final Thread sleeper = Thread.currentThread();
-        if (timeout == Jiffies.MAX_SCHEDULE_TIMEOUT) {
-            while (!(interruptible && Thread.currentThread().isInterrupted())) {
-                LockSupport.park(kernel);
-            }
-            return timeout;
-        }
-        final boolean[] fired = new boolean[1];
-        final long expire = kernel.jiffies() + timeout;
-        KernelTimer timer = KernelTimer.setup(kernel, t -> {
-            synchronized (fired) {
-                fired[0] = true;
-            }
-            LockSupport.unpark(sleeper);
-        });
-        timer.mod(expire);
+        TaskSleep sleep = new TaskSleep(kernel, interruptible);
         try {
-            for (;;) {
-                synchronized (fired) {
-                    if (fired[0]) {
-                        break;
-                    }
-                }
-                if (interruptible && Thread.currentThread().isInterrupted()) {
-                    break;
-                }
-                LockSupport.park(kernel);
+            sleep.armTimeout(kernel, timeout);
+            while (!sleep.timedOut() && !sleep.interruptPending()) {
+                sleep.park();
             }
         } finally {
-            timer.deleteSync();
+            sleep.finish();
         }
-        long left = expire - kernel.jiffies();
-        return left < 0 ? 0 : left;
+        return sleep.jiffiesLeft();
     }
 }

@@ -25,6 +25,9 @@
  *       the call's return.</li>
  *   <li>Everything a kernel ran happens-before the return of {@code kernel.close()}.</li>
  * </ul>
- * A wake-up of an idle kdefer thread is never lost ({@code ParkerNoLostWakeupTest}).
+ * A wake-up of an idle kdefer thread is never lost ({@code ParkerNoLostWakeupTest}), nor is a wake-up of
+ * a thread waiting inside the kernel for a tasklet, a timer or an interrupt line to finish
+ * ({@code WaitQueueNoLostWakeupTest}). Completions and wait-queue heads list their edges in
+ * {@link io.kdefer.wait}.
  */
 package io.kdefer;

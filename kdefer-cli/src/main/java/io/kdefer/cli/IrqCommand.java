@@ -103,9 +103,7 @@ final class IrqCommand implements Callable<Integer> {
         if (irq < 0 || irq >= Irqs.NR_IRQS) {
             throw new ParameterException(spec.commandLine(), "--irq must be in 0.." + (Irqs.NR_IRQS - 1));
         }
-        if (cpu != null && (cpu < 0 || cpu >= cpus)) {
-            throw new ParameterException(spec.commandLine(), "--cpu " + cpu + " is not one of the " + cpus + " CPUs");
-        }
+        CpuOptions.check(spec, cpus, cpu);
         if (raises < 1 || raises > 1000) {
             throw new ParameterException(spec.commandLine(), "--raises must be in 1..1000");
         }

@@ -40,6 +40,7 @@ final class JitCurrentimeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        CpuOptions.check(spec, cpus, null);
         if (reads < 1) {
             throw new ParameterException(spec.commandLine(), "--reads must be at least 1: " + reads);
         }

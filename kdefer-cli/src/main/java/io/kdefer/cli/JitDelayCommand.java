@@ -2,6 +2,7 @@ package io.kdefer.cli;
 
 import io.kdefer.Jiffies;
 import io.kdefer.Kernel;
+import io.kdefer.wait.WaitQueueHead;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -58,9 +59,7 @@ abstract class JitDelayCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (cpu < 0 || cpu >= cpus) {
-            throw new ParameterException(spec.commandLine(), "--cpu " + cpu + " is not one of the " + cpus + " CPUs");
-        }
+        CpuOptions.check(spec, cpus, cpu);
         if (delay != null && delay < 0) {
             throw new ParameterException(spec.commandLine(), "--delay must not be negative: " + delay);
         }
@@ -115,7 +114,12 @@ abstract class JitDelayCommand implements Callable<Integer> {
     static final class Queue extends JitDelayCommand {
         @Override
         void await(Kernel kernel, long delay, long j1) {
-            new JitWaitQueue().waitEventInterruptibleTimeout(kernel, () -> false, delay);
+            WaitQueueHead wait = new WaitQueueHead(kernel);   // the module's static jit_wait
+            try {
+                wait.waitEventInterruptibleTimeout(() -> false, delay);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();   // -ERESTARTSYS: the read ends early, as on a signal
+            }
         }
     }
 

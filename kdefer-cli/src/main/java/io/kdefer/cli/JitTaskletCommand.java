@@ -68,10 +68,7 @@ abstract class JitTaskletCommand implements java.util.concurrent.Callable<Intege
 
     @Override
     public Integer call() throws Exception {
-        if (cpu < 0 || cpu >= cpus) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "--cpu " + cpu + " is not one of the " + cpus + " CPUs");
-        }
+        CpuOptions.check(spec, cpus, cpu);
         try (Kernel kernel = Kernel.builder().cpus(cpus).hz(hz).build()) {
             if (!cold) {
                 read(kernel);   // like cat-ing the file twice: the first read pays for class loading and JIT

@@ -59,9 +59,7 @@ final class JitTimerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (cpu < 0 || cpu >= cpus) {
-            throw new ParameterException(spec.commandLine(), "--cpu " + cpu + " is not one of the " + cpus + " CPUs");
-        }
+        CpuOptions.check(spec, cpus, cpu);
         if (tdelay < 0) {
             throw new ParameterException(spec.commandLine(), "--tdelay must not be negative: " + tdelay);
         }

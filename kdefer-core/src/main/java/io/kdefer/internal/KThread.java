@@ -12,6 +12,8 @@ public abstract class KThread extends Thread {
     /** F: how this thread idles and is woken (wake-ups elided while it is awake). */
     public final Parker parker;
     private volatile boolean stop;   // A: set once by requestStop()
+    /** O: told when this thread sleeps in a kdefer blocking helper; set before start() or by the thread. */
+    private SleepHooks sleepHooks;
 
     protected KThread(KernelRuntime rt, int cpu, String name) {
         super(name);
@@ -31,6 +33,20 @@ public abstract class KThread extends Thread {
     /** True once {@link #requestStop()} was called. */
     protected final boolean stopRequested() {
         return stop;
+    }
+
+    /**
+     * Installs the hooks this thread's kdefer blocking helpers call ({@code wq_worker_sleeping} /
+     * {@code wq_worker_running}); null removes them. Called by the thread's owner before
+     * {@code start()} (which publishes the field), or later by the thread itself.
+     */
+    public final void setSleepHooks(SleepHooks hooks) {
+        this.sleepHooks = hooks;
+    }
+
+    /** The hooks installed with {@link #setSleepHooks}, or null. Read by the thread itself. */
+    public final SleepHooks sleepHooks() {
+        return sleepHooks;
     }
 
     /** This thread's context. Only this thread may use it. */

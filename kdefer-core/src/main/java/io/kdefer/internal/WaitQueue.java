@@ -1,34 +1,114 @@
 package io.kdefer.internal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
 /**
- * The kernel's bit wait-queues ({@code wait_on_bit}, {@code wake_up_bit}) for one kernel: threads
- * wait for a condition on an object and are woken when that object changes.
+ * The kernel's bit wait-queues ({@code wait_on_bit}, {@code wake_up_bit}, {@code bit_waitqueue()}
+ * in {@code kernel/sched/wait_bit.c}) for one kernel: threads wait for a condition on an object
+ * (the key) and are woken when that object changes.
  *
  * <p>Waiting is rare (disable, kill, lock contention), so the waiter side may allocate and lock.
- * The waker side is on hot paths (every tasklet unlock calls {@link #wakeAll}) and costs one
- * volatile read while nobody waits.
+ * The waker side is on hot paths (every tasklet unlock, the end of a softirq loop, every timer
+ * callback call {@link #wakeAll}) and costs one volatile read while nobody waits in its key's
+ * bucket.
  *
- * <p>No lost wake-ups: a waiter increments {@link #waiters} (a full fence) before it evaluates its
- * condition; a waker changes the state with a volatile write or RMW before it reads
- * {@code waiters}. One of the two sees the other, as in {@link Parker}.
+ * <h2>Buckets</h2>
+ * Waiters are hashed by the key's identity hash into {@link #BUCKETS} buckets, as the kernel hashes
+ * a word's address into {@code bit_wait_table}. Each bucket has its own waiter count and its own
+ * lock (the bucket's monitor), so a thread waiting on one object costs nothing to wakers of objects
+ * in other buckets, and wakers of different buckets never meet on a lock. Keys that share a bucket
+ * share its lock and its count; {@link #wakeAll} still unparks only the waiters of its own key.
+ *
+ * <h2>No lost wake-ups</h2>
+ * <pre>
+ *   waker (any thread)                              waiter
+ *   change state (volatile write or RMW)            lock bucket; add entry; unlock
+ *   if (bucket.waiters != 0)       (volatile read)  bucket.waiters += 1     (getAndAdd: full fence)
+ *       lock bucket; unpark key's entries           while (!done()) park()
+ * </pre>
+ * Both sides write one location and then read the other's, all with sequentially consistent
+ * accesses, so at least one sees the other's write: either the waker sees the count (then its lock
+ * acquisition comes after the waiter added its entry, which happened before the increment, and it
+ * unparks the waiter) or the waiter's {@code done()} sees the new state. An unpark that lands
+ * before the park leaves a permit, so the park returns at once. This is the {@link Parker} protocol
+ * with a count instead of a flag. Verified by {@code kdefer-jcstress: WaitQueueNoLostWakeupTest}.
+ *
+ * <p>The state a waiter's condition reads must be written with a volatile write, an atomic RMW or
+ * under a lock the condition also takes: a plain write followed by {@link #wakeAll} may be
+ * reordered after the count read, exactly where the kernel's waker needs {@code smp_mb()} before
+ * {@code waitqueue_active()}.
+ *
+ * <p>Waits are uninterruptible ({@code TASK_UNINTERRUPTIBLE}) and tell the thread's
+ * {@link SleepHooks} that it sleeps; see {@link TaskSleep}.
+ *
+ * <p>Field access codes: {@code F} final; {@code A} VarHandle, volatile accesses; {@code L} guarded
+ * by the bucket's monitor.
  */
 public final class WaitQueue {
-    private final AtomicInteger waiters = new AtomicInteger();   // A: registered waiters
-    private final ArrayList<Entry> entries = new ArrayList<>();  // L: guarded by this
+    /**
+     * Buckets per kernel (a power of two). The kernel uses 256 ({@code WAIT_TABLE_BITS = 8}) for the
+     * whole machine; a kdefer kernel has far fewer concurrent waiters (a handful of threads in
+     * {@code kill}, {@code disable}, {@code deleteSync} or {@code close} at once), and 64 makes two
+     * of them share a bucket rarely while the table stays at a few kilobytes. Fewer buckets make
+     * unrelated wakers take a lock more often; more cost memory for nothing.
+     */
+    public static final int BUCKETS = 64;
+
+    private static final VarHandle WAITERS;
+
+    static {
+        try {
+            WAITERS = MethodHandles.lookup().findVarHandle(Bucket.class, "waiters", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final Bucket[] buckets;   // F
+    private final int mask;           // F: buckets.length - 1
+
+    /** One bucket: the waiters of the keys that hash here. */
+    static final class Bucket {
+        @SuppressWarnings("unused")
+        private volatile int waiters;                            // A: registered waiters
+        private final ArrayList<Entry> entries = new ArrayList<>();  // L
+        private long lockedWakes;                                // L: wakeAll calls that took the lock
+        private long unparks;                                    // L: threads unparked by wakeAll
+
+        int waitersVolatile() {
+            return (int) WAITERS.getVolatile(this);
+        }
+    }
 
     private static final class Entry {
-        final Object key;
-        final Thread thread;
+        final Object key;       // F
+        final Thread thread;    // F
 
         Entry(Object key, Thread thread) {
             this.key = key;
             this.thread = thread;
         }
+    }
+
+    /** A wait queue with {@link #BUCKETS} buckets. */
+    public WaitQueue() {
+        this(BUCKETS);
+    }
+
+    /** A wait queue with {@code buckets} buckets, a power of two (tests use 1 to force sharing). */
+    WaitQueue(int buckets) {
+        if (buckets < 1 || Integer.bitCount(buckets) != 1) {
+            throw new IllegalArgumentException("buckets must be a power of two: " + buckets);
+        }
+        this.buckets = new Bucket[buckets];
+        for (int i = 0; i < buckets; i++) {
+            this.buckets[i] = new Bucket();
+        }
+        this.mask = buckets - 1;
     }
 
     /**
@@ -40,47 +120,96 @@ public final class WaitQueue {
         if (done.getAsBoolean()) {
             return;
         }
-        Entry e = new Entry(key, Thread.currentThread());
-        synchronized (this) {
-            entries.add(e);
+        final Bucket b = bucket(key);
+        final Entry e = new Entry(key, Thread.currentThread());
+        synchronized (b) {
+            b.entries.add(e);
         }
-        waiters.incrementAndGet();
-        boolean interrupted = false;
+        WAITERS.getAndAdd(b, 1);   // full fence; pairs with the volatile read in wakeAll
+        final TaskSleep sleep = new TaskSleep(this, false);
         try {
             while (!done.getAsBoolean()) {
-                LockSupport.park(this);
-                if (Thread.interrupted()) {
-                    interrupted = true;
-                }
+                sleep.park();
             }
         } finally {
-            waiters.decrementAndGet();
-            synchronized (this) {
-                entries.remove(e);
+            WAITERS.getAndAdd(b, -1);
+            synchronized (b) {
+                b.entries.remove(e);
             }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+            sleep.finish();
         }
     }
 
     /** Wakes every thread waiting on {@code key}; they re-check their conditions. */
     public void wakeAll(Object key) {
-        if (waiters.get() == 0) {
+        final Bucket b = bucket(key);
+        if ((int) WAITERS.getVolatile(b) == 0) {   // pairs with the getAndAdd in await
             return;
         }
-        synchronized (this) {
+        synchronized (b) {
+            b.lockedWakes++;
+            final ArrayList<Entry> entries = b.entries;
             for (int i = 0, n = entries.size(); i < n; i++) {
                 Entry e = entries.get(i);
                 if (e.key == key) {
+                    b.unparks++;
                     LockSupport.unpark(e.thread);
                 }
             }
         }
     }
 
-    /** Number of threads waiting now, on any key. */
+    /** Number of threads waiting now, on any key (a sum of the buckets' counts, not a snapshot). */
     public int waiters() {
-        return waiters.get();
+        int n = 0;
+        for (Bucket b : buckets) {
+            n += b.waitersVolatile();
+        }
+        return n;
+    }
+
+    // ---------------------------------------------------------------- hashing
+
+    /**
+     * The bucket index of {@code key}: its identity hash with the high half folded into the low
+     * one (as {@code HashMap} spreads), masked. The identity hash lives in the object's header once
+     * computed, so this is a header read on the hot path.
+     */
+    int bucketIndex(Object key) {
+        int h = System.identityHashCode(key);
+        return (h ^ (h >>> 16)) & mask;
+    }
+
+    private Bucket bucket(Object key) {
+        return buckets[bucketIndex(key)];
+    }
+
+    // ---------------------------------------------------------------- for tests
+
+    /** Waiters registered in {@code key}'s bucket, on any key of that bucket. */
+    int bucketWaiters(Object key) {
+        return bucket(key).waitersVolatile();
+    }
+
+    /** Calls of {@link #wakeAll} that found waiters in their bucket and took its lock, all buckets. */
+    long lockedWakes() {
+        long n = 0;
+        for (Bucket b : buckets) {
+            synchronized (b) {
+                n += b.lockedWakes;
+            }
+        }
+        return n;
+    }
+
+    /** Threads unparked by {@link #wakeAll}, all buckets. */
+    long unparks() {
+        long n = 0;
+        for (Bucket b : buckets) {
+            synchronized (b) {
+                n += b.unparks;
+            }
+        }
+        return n;
     }
 }

@@ -3,6 +3,7 @@ package io.kdefer.jcstress;
 import io.kdefer.tasklet.Tasklet;
 
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
 
 /**
@@ -43,6 +44,29 @@ final class Await {
                     return false;
                 }
                 Thread.yield();   // two host CPUs: let ksoftirqd have one
+            } else {
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    /**
+     * Waits until {@code done} holds; false when the budget ran out. The caller reports running out
+     * as a FORBIDDEN outcome.
+     */
+    static boolean until(BooleanSupplier done) {
+        long start = System.nanoTime();
+        long budget = timedOut ? BUDGET_AFTER_TIMEOUT_NANOS : BUDGET_NANOS;
+        for (int i = 1; ; i++) {
+            if (done.getAsBoolean()) {
+                return true;
+            }
+            if ((i & 63) == 0) {
+                if (System.nanoTime() - start > budget) {
+                    timedOut = true;
+                    return false;
+                }
+                Thread.yield();   // two host CPUs: let the other actor have one
             } else {
                 Thread.onSpinWait();
             }
