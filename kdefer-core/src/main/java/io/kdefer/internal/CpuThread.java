@@ -46,16 +46,20 @@ final class CpuThread extends KThread implements Parker.Condition {
         runHardirq(fn, null);
     }
 
+    /**
+     * Waits, uninterruptibly, until {@code ipi} has run, as a kdefer blocking call: the thread's
+     * sleep hooks hear of it. Rethrows what the function threw.
+     */
     static void await(KernelRuntime rt, Ipi ipi) {
-        boolean interrupted = false;
-        while (!ipi.done) {
-            LockSupport.park(ipi);
-            if (Thread.interrupted()) {
-                interrupted = true;
+        if (!ipi.done) {
+            TaskSleep s = new TaskSleep(ipi, false);
+            try {
+                while (!ipi.done) {
+                    s.park();
+                }
+            } finally {
+                s.finish();
             }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
         Throwable t = ipi.error;
         if (t instanceof RuntimeException) {
