@@ -1,5 +1,6 @@
 package io.kdefer;
 
+import io.kdefer.testkit.TestKernels;
 import io.kdefer.timer.KernelTimer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,7 +28,7 @@ class ScheduleTimeoutTest {
     @BeforeEach
     void start() {
         clock = new ManualClock();
-        k = Kernel.builder().cpus(2).hz(1000).clock(clock).build();
+        k = TestKernels.track(Kernel.builder().cpus(2).hz(1000).clock(clock).build());
     }
 
     @AfterEach
@@ -224,7 +225,7 @@ class ScheduleTimeoutTest {
     @Test
     void msleepAtHz100() throws Exception {
         ManualClock c100 = new ManualClock();
-        try (Kernel k100 = Kernel.builder().cpus(1).hz(100).clock(c100).build()) {
+        try (Kernel k100 = TestKernels.track(Kernel.builder().cpus(1).hz(100).clock(c100).build())) {
             long start = k100.jiffies();
             AtomicReference<Long> at = new AtomicReference<>();
             Thread t = new Thread(() -> {

@@ -1,10 +1,11 @@
 package io.kdefer.softirq;
 
+import io.kdefer.testkit.Waits;
 import io.kdefer.Kernel;
 import io.kdefer.KernelStats;
 import io.kdefer.ManualClock;
-import io.kdefer.TestKernels;
-import io.kdefer.TestKernels.CollectingErrors;
+import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.CollectingErrors;
 import io.kdefer.tasklet.Tasklet;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -339,9 +340,9 @@ class SoftirqsTest {
             home = k.smpProcessorId();
             assertThat(home).isEqualTo((int) (Thread.currentThread().getId() % 2));
             s.raise(NET_RX);
-            TestKernels.await(done[0], "the raise on the home CPU");
+            Waits.await(done[0], "the raise on the home CPU");
             onCpu(k, 1 - home, () -> s.raise(NET_RX));
-            TestKernels.await(done[1], "the raise on the other CPU");
+            Waits.await(done[1], "the raise on the other CPU");
             k.close();
             st = k.stats();
         }
@@ -575,7 +576,7 @@ class SoftirqsTest {
             label.set("softirq in ksoftirqd");
             ran[0] = new CountDownLatch(1);
             onCpu(k, 1, () -> s.raise(NET_RX));
-            TestKernels.await(ran[0], "NET_RX in ksoftirqd/1");
+            Waits.await(ran[0], "NET_RX in ksoftirqd/1");
         }
 
         assertThat(seen).extracting(x -> x.toString()).containsExactly(
@@ -832,8 +833,8 @@ class SoftirqsTest {
         assertThat(ran).containsExactly("NET_TX", "BLOCK", "BLOCK");
         List<CollectingErrors.Report> reports = errors.reports();
         assertThat(reports).hasSize(1);
-        assertThat(reports.get(0).error).isSameAs(boom);
-        assertThat(reports.get(0).source.toString()).contains("NET_TX").contains("cpu 0");
+        assertThat(reports.get(0).error()).isSameAs(boom);
+        assertThat(reports.get(0).source().toString()).contains("NET_TX").contains("cpu 0");
         newErrors();   // expected errors, checked above
     }
 
@@ -862,7 +863,7 @@ class SoftirqsTest {
         }
         List<CollectingErrors.Report> reports = errors.reports();
         assertThat(reports).hasSize(1);
-        assertThat(reports.get(0).error).hasMessageContaining("huh, entered softirq 3 NET_RX");
+        assertThat(reports.get(0).error()).hasMessageContaining("huh, entered softirq 3 NET_RX");
         newErrors();   // expected error, checked above
     }
 
@@ -923,7 +924,7 @@ class SoftirqsTest {
         }
 
         void awaitDone(int cpu) throws InterruptedException {
-            TestKernels.await(done[cpu], limit + " calls of " + vector + " on cpu " + cpu);
+            Waits.await(done[cpu], limit + " calls of " + vector + " on cpu " + cpu);
         }
 
         List<Call> calls() {

@@ -1,0 +1,125 @@
+package io.kdefer.testkit;
+
+import io.kdefer.Kernel;
+import io.kdefer.ManualClock;
+
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.ParameterContext;
+import org.junit.jupiter.api.extension.ParameterResolver;
+
+import java.lang.reflect.AnnotatedElement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * JUnit 5 extension: a fresh kernel per test, and the kernel's invariant check after each test.
+ *
+ * <p><b>Parameters.</b> A test (or {@code @BeforeEach}) method may take a {@link Kernel}, its
+ * {@link ManualClock} and its {@link CollectingErrors}; all three belong to one kernel per test,
+ * built on first use by {@link TestKernels#start} with the CPUs and HZ of the nearest
+ * {@link KdeferTest} annotation (method, then class; 2 CPUs and HZ 1000 without one).
+ *
+ * <p><b>After each test</b> (after the class's {@code @AfterEach} methods), for the test's kernel:
+ * the invariant check once the kernel is quiet ({@link KernelInvariants#whenQuiet}), then
+ * {@code close()}, then the check again on the closed kernel; the test fails on a broken rule, or
+ * if a callback reported an error that the test did not {@link CollectingErrors#take() take} (a
+ * test that expects errors takes the collector as a parameter and takes them). Every other kernel
+ * recorded by {@link TestKernels#start} or {@link TestKernels#track} since the previous check is
+ * checked too, closed or not; those are the test's to close.
+ *
+ * <p><b>Registration.</b> {@code @KdeferTest}, or {@code @ExtendWith(KdeferExtension.class)}.
+ * kdefer-core's own tests get it for every test class through JUnit's extension auto-detection
+ * ({@code junit.jupiter.extensions.autodetection.enabled=true} in its
+ * {@code junit-platform.properties}, and this class in its
+ * {@code META-INF/services/org.junit.jupiter.api.extension.Extension}).
+ *
+ * <p><b>Caveats.</b> The record of tracked kernels is global: run tests that use this extension
+ * one at a time per JVM (JUnit's default), not in parallel.
+ */
+public final class KdeferExtension implements ParameterResolver, AfterEachCallback {
+    private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(KdeferExtension.class);
+
+    /** The kernel of one test, with its clock and error collector. */
+    private static final class Fixture {
+        final CollectingErrors errors = new CollectingErrors();
+        final Kernel kernel;
+
+        Fixture(int cpus, int hz) {
+            kernel = TestKernels.start(TestKernels.manual(cpus, errors).hz(hz));
+        }
+    }
+
+    @Override
+    public boolean supportsParameter(ParameterContext parameter, ExtensionContext context) {
+        Class<?> type = parameter.getParameter().getType();
+        return context.getTestMethod().isPresent()
+                && (type == Kernel.class || type == ManualClock.class || type == CollectingErrors.class);
+    }
+
+    @Override
+    public Object resolveParameter(ParameterContext parameter, ExtensionContext context) {
+        Fixture f = fixture(context);
+        Class<?> type = parameter.getParameter().getType();
+        if (type == Kernel.class) {
+            return f.kernel;
+        }
+        if (type == ManualClock.class) {
+            return TestKernels.clock(f.kernel);
+        }
+        return f.errors;
+    }
+
+    private static Fixture fixture(ExtensionContext context) {
+        Optional<KdeferTest> config = find(context.getTestMethod().map(m -> (AnnotatedElement) m))
+                .or(() -> find(context.getTestClass().map(c -> (AnnotatedElement) c)));
+        int cpus = config.map(KdeferTest::cpus).orElse(2);
+        int hz = config.map(KdeferTest::hz).orElse(1000);
+        return context.getStore(NS).getOrComputeIfAbsent(Fixture.class, k -> new Fixture(cpus, hz), Fixture.class);
+    }
+
+    private static Optional<KdeferTest> find(Optional<AnnotatedElement> element) {
+        return element.map(e -> e.getAnnotation(KdeferTest.class));
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        Fixture f = context.getStore(NS).remove(Fixture.class, Fixture.class);
+        List<String> problems = new ArrayList<>();
+        List<Throwable> causes = new ArrayList<>();
+        for (Kernel k : TestKernels.takeTracked()) {
+            if (f == null || k != f.kernel) {
+                check(k, problems);
+            }
+        }
+        if (f != null) {
+            check(f.kernel, problems);
+            try {
+                f.kernel.close();
+            } catch (RuntimeException | Error e) {
+                problems.add("close() of the test's kernel failed: " + e);
+                causes.add(e);
+            }
+            check(f.kernel, problems);
+            try {
+                f.errors.assertNone();
+            } catch (AssertionError e) {
+                problems.add(e.getMessage());
+                causes.addAll(List.of(e.getSuppressed()));
+            }
+        }
+        if (!problems.isEmpty()) {
+            AssertionError e = new AssertionError(String.join("\n", problems));
+            causes.forEach(e::addSuppressed);
+            throw e;
+        }
+    }
+
+    private static void check(Kernel k, List<String> problems) {
+        List<String> v = KernelInvariants.whenQuiet(k);
+        if (!v.isEmpty()) {
+            problems.add(KernelInvariants.message(k, v));
+        }
+    }
+}
