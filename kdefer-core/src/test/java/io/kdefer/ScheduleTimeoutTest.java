@@ -1,5 +1,6 @@
 package io.kdefer;
 
+import io.kdefer.testkit.KdeferTest;
 import io.kdefer.testkit.TestKernels;
 import io.kdefer.timer.KernelTimer;
 import org.junit.jupiter.api.AfterEach;
@@ -20,15 +21,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * the test ticks a {@link ManualClock}; the jiffies at return and the returned remainder are
  * exact. Sleeping is refused in atomic context.
  */
+@KdeferTest(cpus = 2, hz = 1000)
 class ScheduleTimeoutTest {
     private ManualClock clock;
     private Kernel k;
     private final List<Sleeper> sleepers = new ArrayList<>();
 
+    /** The test's kernel: two CPUs, HZ 1000, a manual clock; checked and closed by the extension. */
     @BeforeEach
-    void start() {
-        clock = new ManualClock();
-        k = TestKernels.track(Kernel.builder().cpus(2).hz(1000).clock(clock).build());
+    void start(Kernel kernel, ManualClock manual) {
+        k = kernel;
+        clock = manual;
     }
 
     @AfterEach
