@@ -6,7 +6,6 @@ import io.kdefer.testkit.CollectingErrors;
 import io.kdefer.softirq.SoftirqVector;
 import io.kdefer.softirq.Softirqs;
 import io.kdefer.tasklet.Tasklet;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.ThrowingConsumer;
@@ -29,6 +28,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import static io.kdefer.KernelStats.Counter.HARDIRQS;
 import static io.kdefer.softirq.SoftirqVector.BLOCK;
 import static io.kdefer.softirq.SoftirqVector.NET_RX;
+import static io.kdefer.testkit.TestKernels.onCpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
@@ -40,25 +40,14 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 class KernelTest {
     private CollectingErrors errors;
 
+    /** The test's error collector; the extension fails the test on an error it did not take. */
     @BeforeEach
-    void newErrors() {
-        errors = new CollectingErrors();
-    }
-
-    @AfterEach
-    void noUnexpectedErrors() {
-        errors.assertNone();
+    void errors(CollectingErrors collector) {
+        errors = collector;
     }
 
     private Kernel start(int cpus) {
         return TestKernels.start(TestKernels.manual(cpus, errors));
-    }
-
-    private static void onCpu(Kernel k, int cpu, Runnable r) {
-        k.workOnCpu(cpu, () -> {
-            r.run();
-            return null;
-        });
     }
 
     /** The context as one line: preempt count and the predicates that hold. */
@@ -339,7 +328,7 @@ class KernelTest {
             assertThat(errors.reports().get(0).error()).isSameAs(second);
             assertThat(k.stats().errors()).isEqualTo(1);
         }
-        newErrors();   // the expected report was checked above
+        errors.take();   // the expected reports were checked above
     }
 
     /**

@@ -7,7 +7,6 @@ import io.kdefer.ManualClock;
 import io.kdefer.testkit.TestKernels;
 import io.kdefer.testkit.CollectingErrors;
 import io.kdefer.tasklet.Tasklet;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -40,6 +39,7 @@ import static io.kdefer.softirq.SoftirqVector.RCU;
 import static io.kdefer.softirq.SoftirqVector.SCHED;
 import static io.kdefer.softirq.SoftirqVector.TASKLET;
 import static io.kdefer.softirq.SoftirqVector.TIMER;
+import static io.kdefer.testkit.TestKernels.onCpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -57,14 +57,10 @@ class SoftirqsTest {
 
     private CollectingErrors errors;
 
+    /** The test's error collector; the extension fails the test on an error it did not take. */
     @BeforeEach
-    void newErrors() {
-        errors = new CollectingErrors();
-    }
-
-    @AfterEach
-    void noUnexpectedErrors() {
-        errors.assertNone();
+    void errors(CollectingErrors collector) {
+        errors = collector;
     }
 
     private Kernel start(int cpus) {
@@ -73,14 +69,6 @@ class SoftirqsTest {
 
     private Kernel start(int cpus, int hz) {
         return TestKernels.start(TestKernels.manual(cpus, errors).hz(hz));
-    }
-
-    /** Runs {@code r} in task context with the current CPU set to {@code cpu}. */
-    private static void onCpu(Kernel k, int cpu, Runnable r) {
-        k.workOnCpu(cpu, () -> {
-            r.run();
-            return null;
-        });
     }
 
     // ------------------------------------------------------------------ items 1-3: one pass
@@ -835,7 +823,7 @@ class SoftirqsTest {
         assertThat(reports).hasSize(1);
         assertThat(reports.get(0).error()).isSameAs(boom);
         assertThat(reports.get(0).source().toString()).contains("NET_TX").contains("cpu 0");
-        newErrors();   // expected errors, checked above
+        errors.take();   // the expected reports were checked above
     }
 
     /**
@@ -864,7 +852,7 @@ class SoftirqsTest {
         List<CollectingErrors.Report> reports = errors.reports();
         assertThat(reports).hasSize(1);
         assertThat(reports.get(0).error()).hasMessageContaining("huh, entered softirq 3 NET_RX");
-        newErrors();   // expected error, checked above
+        errors.take();   // the expected reports were checked above
     }
 
     // ------------------------------------------------------------------ helpers

@@ -17,13 +17,27 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the kernel closes. Spec §6.3 (the wheel's buckets and pending bitmap).
  */
 class TimerWheelInvariantsTest {
+    /** A test body given a one-CPU kernel and a timer armed on CPU 0, 10 jiffies ahead. */
+    private interface Body {
+        void run(Kernel k, KernelTimer t);
+    }
 
-    @Test
-    void aPendingBitThatDisagreesWithItsBucketIsReported() {
+    /** Runs {@code body}, then deletes the timer and closes the kernel; fails on a reported error. */
+    private static void withArmedTimer(Body body) {
         CollectingErrors errors = new CollectingErrors();
         try (Kernel k = TestKernels.start(TestKernels.manual(1, errors))) {
             KernelTimer t = KernelTimer.setup(k, self -> { });
             t.addOn(0, k.jiffies() + 10);
+            body.run(k, t);
+            assertThat(KernelCheck.violations(k, false)).isEmpty();
+            assertThat(t.delete()).isTrue();
+        }
+        errors.assertNone();
+    }
+
+    @Test
+    void aPendingBitThatDisagreesWithItsBucketIsReported() {
+        withArmedTimer((k, t) -> {
             TimerWheel w = TimerEngine.of(Secrets.runtime(k)).wheel(0, false);
             assertThat(KernelCheck.violations(k, false)).isEmpty();
 
@@ -38,18 +52,12 @@ class TimerWheelInvariantsTest {
                             + " (rule: the pending bitmap matches the non-empty buckets)");
             flip(w, idx);
             flip(w, empty);
-            assertThat(KernelCheck.violations(k, false)).isEmpty();
-            assertThat(t.delete()).isTrue();
-        }
-        errors.assertNone();
+        });
     }
 
     @Test
     void aTimerInAnotherWheelsBucketIsReported() {
-        CollectingErrors errors = new CollectingErrors();
-        try (Kernel k = TestKernels.start(TestKernels.manual(1, errors))) {
-            KernelTimer t = KernelTimer.setup(k, self -> { });
-            t.addOn(0, k.jiffies() + 10);
+        withArmedTimer((k, t) -> {
             TimerWheel other = TimerEngine.of(Secrets.runtime(k)).wheel(0, true);
             int idx = t.indexPlain();
             other.lock();
@@ -63,10 +71,7 @@ class TimerWheelInvariantsTest {
             other.heads[idx] = null;
             other.pendingMap[0] &= ~(1L << idx);
             other.unlock();
-            assertThat(KernelCheck.violations(k, false)).isEmpty();
-            assertThat(t.delete()).isTrue();
-        }
-        errors.assertNone();
+        });
     }
 
     private static void flip(TimerWheel w, int idx) {

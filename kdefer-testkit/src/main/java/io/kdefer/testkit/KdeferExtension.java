@@ -18,8 +18,10 @@ import java.util.Optional;
  *
  * <p><b>Parameters.</b> A test (or {@code @BeforeEach}) method may take a {@link Kernel}, its
  * {@link ManualClock} and its {@link CollectingErrors}; all three belong to one kernel per test,
- * built on first use by {@link TestKernels#start} with the CPUs and HZ of the nearest
- * {@link KdeferTest} annotation (method, then class; 2 CPUs and HZ 1000 without one).
+ * built on first use of the kernel or the clock by {@link TestKernels#start} with the CPUs and HZ
+ * of the nearest {@link KdeferTest} annotation (method, then class; 2 CPUs and HZ 1000 without
+ * one). A test that builds its kernels itself may take the collector alone, and give it to them:
+ * its untaken errors fail the test just the same.
  *
  * <p><b>After each test</b> (after the class's {@code @AfterEach} methods), for the test's kernel:
  * the invariant check once the kernel is quiet ({@link KernelInvariants#whenQuiet}), then
@@ -41,13 +43,23 @@ import java.util.Optional;
 public final class KdeferExtension implements ParameterResolver, AfterEachCallback {
     private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(KdeferExtension.class);
 
-    /** The kernel of one test, with its clock and error collector. */
+    /** The error collector of one test and its kernel, built on first use. */
     private static final class Fixture {
         final CollectingErrors errors = new CollectingErrors();
-        final Kernel kernel;
+        private final int cpus;
+        private final int hz;
+        private Kernel kernel;
 
         Fixture(int cpus, int hz) {
-            kernel = TestKernels.start(TestKernels.manual(cpus, errors).hz(hz));
+            this.cpus = cpus;
+            this.hz = hz;
+        }
+
+        Kernel kernel() {
+            if (kernel == null) {
+                kernel = TestKernels.start(TestKernels.manual(cpus, errors).hz(hz));
+            }
+            return kernel;
         }
     }
 
@@ -63,10 +75,10 @@ public final class KdeferExtension implements ParameterResolver, AfterEachCallba
         Fixture f = fixture(context);
         Class<?> type = parameter.getParameter().getType();
         if (type == Kernel.class) {
-            return f.kernel;
+            return f.kernel();
         }
         if (type == ManualClock.class) {
-            return TestKernels.clock(f.kernel);
+            return TestKernels.clock(f.kernel());
         }
         return f.errors;
     }
@@ -93,7 +105,7 @@ public final class KdeferExtension implements ParameterResolver, AfterEachCallba
                 check(k, problems);
             }
         }
-        if (f != null) {
+        if (f != null && f.kernel != null) {
             check(f.kernel, problems);
             try {
                 f.kernel.close();
@@ -102,6 +114,8 @@ public final class KdeferExtension implements ParameterResolver, AfterEachCallba
                 causes.add(e);
             }
             check(f.kernel, problems);
+        }
+        if (f != null) {
             try {
                 f.errors.assertNone();
             } catch (AssertionError e) {

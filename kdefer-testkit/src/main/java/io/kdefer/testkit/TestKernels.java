@@ -35,6 +35,17 @@ public final class TestKernels {
     }
 
     /**
+     * Runs {@code body} on this thread in task context with its current CPU set to {@code cpu}
+     * ({@code work_on_cpu}): bottom halves it disables there are that CPU's.
+     */
+    public static void onCpu(Kernel kernel, int cpu, Runnable body) {
+        kernel.workOnCpu(cpu, () -> {
+            body.run();
+            return null;
+        });
+    }
+
+    /**
      * Records {@code kernel} for the invariant check {@link KdeferExtension} runs after the test
      * (on kernels the test closed: in the state close() left; on the others: once they are
      * quiet), and returns it. For kernels a test builds itself: {@code track(builder.build())}.
