@@ -2,6 +2,8 @@ package io.kdefer;
 
 import io.kdefer.testkit.KdeferTest;
 import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.Waits;
+import io.kdefer.testkit.Worker;
 import io.kdefer.timer.KernelTimer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -9,9 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -42,7 +42,7 @@ class ScheduleTimeoutTest {
                 for (int i = 0; i < 1000 && s.thread.isAlive(); i++) {
                     clock.tick();              // wakes an uninterruptible sleeper too
                 }
-                s.thread.join(TimeUnit.SECONDS.toMillis(30));
+                Worker.joinQuietly(s.thread);
             }
         } finally {
             k.close();
@@ -55,46 +55,33 @@ class ScheduleTimeoutTest {
             long sleep() throws Exception;
         }
 
-        final Thread thread;
+        final Worker thread;
         final AtomicReference<Long> result = new AtomicReference<>();
         final AtomicReference<Long> returnedAt = new AtomicReference<>();
         volatile boolean interruptedAtReturn;
-        private volatile Throwable failure;
 
         Sleeper(Call call) {
-            thread = new Thread(() -> {
-                try {
-                    long r = call.sleep();
-                    returnedAt.set(k.jiffies());
-                    interruptedAtReturn = Thread.currentThread().isInterrupted();
-                    result.set(r);
-                } catch (Throwable e) {
-                    failure = e;
-                }
-            }, "sleeper");
+            thread = new Worker("sleeper", () -> {
+                long r = call.sleep();
+                returnedAt.set(k.jiffies());
+                interruptedAtReturn = Thread.currentThread().isInterrupted();
+                result.set(r);
+            });
             sleepers.add(this);
             thread.start();
         }
 
         /** Spins until the sleeper is parked in the kernel's sleep (its blocker is the kernel), or has returned. */
         void awaitAsleepOrDone() {
-            while (thread.isAlive()
-                    && !(thread.getState() == Thread.State.WAITING && LockSupport.getBlocker(thread) == k)) {
-                assertThat(Thread.currentThread().isInterrupted()).as("test interrupted").isFalse();
-                Thread.onSpinWait();
-            }
+            Waits.awaitParkedOn(thread, b -> b == k);
         }
 
         boolean returned() {
             return result.get() != null;
         }
 
-        void join() throws InterruptedException {
-            thread.join(TimeUnit.SECONDS.toMillis(30));
-            assertThat(thread.isAlive()).as("sleeper finished").isFalse();
-            if (failure != null) {
-                throw new AssertionError("sleeper failed", failure);
-            }
+        void join() {
+            thread.joinAndCheck();
         }
     }
 
@@ -231,22 +218,19 @@ class ScheduleTimeoutTest {
         try (Kernel k100 = TestKernels.track(Kernel.builder().cpus(1).hz(100).clock(c100).build())) {
             long start = k100.jiffies();
             AtomicReference<Long> at = new AtomicReference<>();
-            Thread t = new Thread(() -> {
+            Worker t = Worker.start("sleeper100", () -> {
                 k100.msleep(15);
                 at.set(k100.jiffies());
-            }, "sleeper100");
-            t.start();
+            });
             try {
-                while (t.isAlive() && !(t.getState() == Thread.State.WAITING && LockSupport.getBlocker(t) == k100)) {
-                    Thread.onSpinWait();
-                }
+                Waits.awaitParkedOn(t, b -> b == k100);
                 c100.tick(3);
                 assertThat(at.get()).isNull();
                 c100.tick();
             } finally {
-                t.join(TimeUnit.SECONDS.toMillis(30));
+                Worker.joinQuietly(t);
             }
-            assertThat(t.isAlive()).isFalse();
+            t.joinAndCheck();
             assertThat(at.get()).isEqualTo(start + 4);
         }
     }

@@ -1,6 +1,7 @@
 package io.kdefer.timer;
 
 import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.Waits;
 import io.kdefer.testkit.Worker;
 import io.kdefer.Kernel;
 import io.kdefer.KernelStats;
@@ -21,7 +22,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 
 import static io.kdefer.testkit.Waits.await;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -94,11 +94,8 @@ class KernelTimerTest {
 
     /** Spins until {@code t} is parked on a kdefer wait queue (e.g. in deleteSync). */
     static void awaitWaitingOnWaitQueue(Thread t) {
-        while (!(t.getState() == Thread.State.WAITING && LockSupport.getBlocker(t) instanceof WaitQueue)) {
-            assertThat(t.isAlive()).as(t.getName() + " alive").isTrue();
-            assertThat(Thread.currentThread().isInterrupted()).as("test interrupted").isFalse();
-            Thread.onSpinWait();
-        }
+        Waits.awaitParkedOn(t, WaitQueue.class::isInstance);
+        assertThat(t.isAlive()).as(t.getName() + " alive").isTrue();
     }
 
     // ---------------------------------------------------------------- arming
@@ -557,11 +554,7 @@ class KernelTimerTest {
             t.deleteSync();
             finishedAtReturn.set(finished.get());
         });
-        while (deleter.isAlive()
-                && !(deleter.getState() == Thread.State.WAITING
-                        && LockSupport.getBlocker(deleter) instanceof WaitQueue)) {
-            Thread.onSpinWait();
-        }
+        Waits.awaitParkedOn(deleter, WaitQueue.class::isInstance);
         release.countDown();
         deleter.joinAndCheck();
         ticker.joinAndCheck();

@@ -3,7 +3,9 @@ package io.kdefer.testkit;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -89,6 +91,20 @@ public final class Waits {
      */
     public static void awaitBlocked(Thread thread) {
         spinUntilState(thread, true, thread.getName() + " parked, blocked or ended");
+    }
+
+    /**
+     * Spins until {@code thread} is parked ({@link Thread.State#WAITING}) with a blocker that
+     * {@code blocker} accepts ({@link java.util.concurrent.locks.LockSupport#getBlocker}: kdefer's
+     * sleeps and waits name the kernel or its wait queue), or has ended.
+     */
+    public static void awaitParkedOn(Thread thread, Predicate<Object> blocker) {
+        long deadline = deadline();
+        while (thread.isAlive()
+                && !(thread.getState() == Thread.State.WAITING && blocker.test(LockSupport.getBlocker(thread)))) {
+            check(deadline, () -> thread.getName() + " parked on the expected blocker or ended");
+            Thread.onSpinWait();
+        }
     }
 
     /** Spins until {@code thread} is {@link Thread.State#WAITING}; fails if it ends instead. */
