@@ -1,6 +1,8 @@
 package io.kdefer;
 
-import io.kdefer.TestKernels.CollectingErrors;
+import io.kdefer.testkit.Waits;
+import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.CollectingErrors;
 import io.kdefer.irq.IrqReturn;
 import io.kdefer.irq.Irqs;
 import io.kdefer.softirq.SoftirqVector;
@@ -20,9 +22,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
-import static io.kdefer.TestKernels.await;
-import static io.kdefer.TestKernels.awaitBlocked;
-import static io.kdefer.TestKernels.join;
+import static io.kdefer.testkit.Waits.await;
+import static io.kdefer.testkit.Waits.awaitBlocked;
+import static io.kdefer.testkit.Waits.join;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -73,7 +75,7 @@ class CloseUnderLoadTest {
                     if (n == WARM_CALLS) {
                         // wait for the slowest caller, so that all of them meet close() together
                         warm.countDown();
-                        TestKernels.awaitUninterruptibly(warm);
+                        Waits.await(warm);
                     }
                 }
             } catch (Throwable t) {
@@ -291,7 +293,7 @@ class CloseUnderLoadTest {
             c.thread = new Thread(c, "close-load " + c.name);
             c.thread.start();
         }
-        if (!warm.await(TestKernels.LIVENESS_SECONDS, java.util.concurrent.TimeUnit.SECONDS)) {
+        if (!warm.await(Waits.HANG_GUARD_SECONDS, java.util.concurrent.TimeUnit.SECONDS)) {
             StringBuilder sb = new StringBuilder("round " + round + ": callers stuck before " + WARM_CALLS + " calls:");
             for (Caller c : callers) {
                 sb.append("\n").append(c.name).append(' ').append(c.thread.getState());
@@ -322,7 +324,7 @@ class CloseUnderLoadTest {
         }
         List<String> otherReports = new ArrayList<>();
         for (CollectingErrors.Report r : errors.reports()) {
-            AtomicInteger served = r.source instanceof KernelTimer ? timerServed.get(r.source) : null;
+            AtomicInteger served = r.source() instanceof KernelTimer ? timerServed.get(r.source()) : null;
             if (served != null) {
                 served.incrementAndGet();   // TimerClosePolicy.REPORT: an armed timer reported
             } else {
@@ -364,7 +366,7 @@ class CloseUnderLoadTest {
         Thread caller = new Thread(() -> {
             k.smpCallFunctionSingle(1, () -> {
                 started.countDown();
-                TestKernels.awaitUninterruptibly(release);
+                Waits.await(release);
             }, true);
             returned.set(true);
         }, "caller");
@@ -372,7 +374,7 @@ class CloseUnderLoadTest {
         await(started, "the call's function runs on cpu/1");
         Thread closer = new Thread(k::close, "closer");
         closer.start();
-        TestKernels.awaitCondition(() -> closer.getState() != Thread.State.RUNNABLE || !closer.isAlive(),
+        Waits.spinUntil(() -> closer.getState() != Thread.State.RUNNABLE || !closer.isAlive(),
                 "close() waits for cpu/1");
         assertThatThrownBy(() -> k.smpCallFunctionSingle(0, () -> { }, false))
                 .as("a new call from outside once close() began").isInstanceOf(IllegalStateException.class)
@@ -398,7 +400,7 @@ class CloseUnderLoadTest {
         CountDownLatch release = new CountDownLatch(1);
         KernelTimer timer = KernelTimer.setup(k, t -> {
             started.countDown();
-            TestKernels.awaitUninterruptibly(release);
+            Waits.await(release);
         });
         timer.mod(k.jiffies());
         Thread ticker = new Thread(() -> TestKernels.clock(k).tick(), "ticker");
@@ -435,7 +437,7 @@ class CloseUnderLoadTest {
         Tasklet t = Tasklet.setup(k, self -> {
             if (runs.incrementAndGet() == 1) {
                 started.countDown();
-                TestKernels.awaitUninterruptibly(release);
+                Waits.await(release);
                 self.schedule();   // queued again while disable() waits
             }
         });
@@ -454,7 +456,7 @@ class CloseUnderLoadTest {
         join(closer);
         assertThat(runs.get()).as("runs: the one that was running; the re-queued one is disabled").isEqualTo(1);
         assertThat(errors.reports()).as("close() reported the disabled, scheduled tasklet, and nothing else")
-                .singleElement().satisfies(r -> assertThat(r.source).isSameAs(t));
+                .singleElement().satisfies(r -> assertThat(r.source()).isSameAs(t));
         assertThat(t.isScheduled()).isFalse();
     }
 }

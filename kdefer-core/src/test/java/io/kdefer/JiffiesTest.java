@@ -1,5 +1,6 @@
 package io.kdefer;
 
+import io.kdefer.testkit.TestKernels;
 import io.kdefer.timer.KernelTimer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,7 +35,7 @@ class JiffiesTest {
     void jiffiesStartFiveMinutesBeforeThe32BitWrap(int hz) {
         assertThat(Jiffies.initialJiffies(hz)).isEqualTo(WRAP - 300L * hz);
         assertThat(Clock.initialJiffies(hz)).isEqualTo(WRAP - 300L * hz);
-        try (Kernel k = Kernel.builder().cpus(1).hz(hz).clock(new ManualClock()).build()) {
+        try (Kernel k = TestKernels.track(Kernel.builder().cpus(1).hz(hz).clock(new ManualClock()).build())) {
             assertThat(k.jiffies()).isEqualTo(WRAP - 300L * hz);
             assertThat((int) k.jiffies()).isNegative();
         }
@@ -93,7 +94,7 @@ class JiffiesTest {
     @Test
     void counterAndTimersAcrossThe32BitWrap() {
         ManualClock clock = new ManualClock();
-        try (Kernel k = Kernel.builder().cpus(1).hz(100).clock(clock).build()) {
+        try (Kernel k = TestKernels.track(Kernel.builder().cpus(1).hz(100).clock(clock).build())) {
             long start = k.jiffies();
             assertThat(start).isEqualTo(WRAP - 30_000);
             clock.tick(30_000 - 20);
@@ -158,7 +159,7 @@ class JiffiesTest {
         };
         int[] hzs = {1000, 300, 250, 100};
         for (int h = 0; h < hzs.length; h++) {
-            try (Kernel k = Kernel.builder().cpus(1).hz(hzs[h]).clock(new ManualClock()).build()) {
+            try (Kernel k = TestKernels.track(Kernel.builder().cpus(1).hz(hzs[h]).clock(new ManualClock()).build())) {
                 for (long[] row : table) {
                     assertThat(Jiffies.msecsToJiffies(row[0], hzs[h])).as("%d ms at HZ %d", row[0], hzs[h])
                             .isEqualTo(row[h + 1]);
@@ -204,7 +205,7 @@ class JiffiesTest {
         assertThat(Jiffies.usecsToJiffies(3333, 300)).isEqualTo(1);
         List<String> wrong = new ArrayList<>();
         for (int hz : new int[] {100, 250, 300, 1000}) {
-            try (Kernel k = Kernel.builder().cpus(1).hz(hz).clock(new ManualClock()).build()) {
+            try (Kernel k = TestKernels.track(Kernel.builder().cpus(1).hz(hz).clock(new ManualClock()).build())) {
                 for (long us = 1; us <= 100_000; us += 7) {
                     long j = Jiffies.usecsToJiffies(us, hz);
                     if (j * 1_000_000 < us * hz || (j - 1) * 1_000_000 >= us * hz || k.usecsToJiffies(us) != j) {
@@ -229,7 +230,7 @@ class JiffiesTest {
         assertThat(Jiffies.jiffiesToMsecs(2, 300)).isEqualTo(7);
         assertThat(Jiffies.jiffiesToMsecs(3, 300)).isEqualTo(10);
         assertThat(Jiffies.jiffiesToMsecs(300, 300)).isEqualTo(1000);
-        try (Kernel k = Kernel.builder().cpus(1).hz(300).clock(new ManualClock()).build()) {
+        try (Kernel k = TestKernels.track(Kernel.builder().cpus(1).hz(300).clock(new ManualClock()).build())) {
             assertThat(k.jiffiesToMsecs(2)).isEqualTo(7);
         }
         // a round trip never shrinks a duration
@@ -274,7 +275,7 @@ class JiffiesTest {
             assertThat(Jiffies.msecsToJiffies(Long.MAX_VALUE, hz)).as("HZ %d", hz).isGreaterThanOrEqualTo(reference);
             long usReference = Jiffies.usecsToJiffies(Long.MAX_VALUE / 2_000_000, hz);
             assertThat(Jiffies.usecsToJiffies(Long.MAX_VALUE, hz)).as("HZ %d", hz).isGreaterThanOrEqualTo(usReference);
-            try (Kernel k = Kernel.builder().cpus(1).hz(hz).clock(new ManualClock()).build()) {
+            try (Kernel k = TestKernels.track(Kernel.builder().cpus(1).hz(hz).clock(new ManualClock()).build())) {
                 assertThat(k.msecsToJiffies(Long.MAX_VALUE)).as("HZ %d", hz).isGreaterThanOrEqualTo(reference);
             }
         }
@@ -322,7 +323,7 @@ class JiffiesTest {
      */
     @Test
     void kernelRoundJiffiesUsesTheCallersCpu() {
-        try (Kernel k = Kernel.builder().cpus(4).hz(1000).clock(new ManualClock()).build()) {
+        try (Kernel k = TestKernels.track(Kernel.builder().cpus(4).hz(1000).clock(new ManualClock()).build())) {
             long now = k.jiffies();
             long j = WRAP + 100;                        // WRAP = 4 294 967 296: remainder 296 + 100
             for (int cpu = 0; cpu < 4; cpu++) {

@@ -1,6 +1,8 @@
 package io.kdefer;
 
-import io.kdefer.TestKernels.CollectingErrors;
+import io.kdefer.testkit.Waits;
+import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.CollectingErrors;
 import io.kdefer.internal.JiffiesTick;
 import io.kdefer.internal.Secrets;
 import io.kdefer.softirq.SoftirqVector;
@@ -24,7 +26,7 @@ class JiffiesTickTest {
     @BeforeEach
     void newKernel() {
         errors = new CollectingErrors();
-        kernel = Kernel.builder().cpus(1).hz(1000).errorHandler(errors).build();
+        kernel = TestKernels.track(Kernel.builder().cpus(1).hz(1000).errorHandler(errors).build());
     }
 
     @AfterEach
@@ -63,7 +65,7 @@ class JiffiesTickTest {
         awaitAsleep(tick);
         long ticks = tick.ticks();
         tick.jiffies();
-        TestKernels.awaitCondition(() -> tick.ticks() != ticks, "the reader woke the tick thread");
+        Waits.spinUntil(() -> tick.ticks() != ticks, "the reader woke the tick thread");
         awaitAsleep(tick);
     }
 
@@ -83,11 +85,11 @@ class JiffiesTickTest {
             }
         });
         kernel.smpCallFunctionSingle(0, () -> kernel.softirqs().raise(SoftirqVector.NET_RX), true);
-        TestKernels.await(done, "5000 self-raised NET_RX runs");
+        Waits.await(done, "5000 self-raised NET_RX runs");
         assertThat(kernel.stats().total(KernelStats.Counter.KSOFTIRQD_BATCHES)).isPositive();
         // the restarts asked for the copy, so the tick thread was woken and stored it
         JiffiesTick tick = tick();
-        TestKernels.awaitCondition(() -> tick.ticks() != 0, "the restarts woke the tick thread");
+        Waits.spinUntil(() -> tick.ticks() != 0, "the restarts woke the tick thread");
     }
 
     /** close() stops and joins the tick thread with the others. */
@@ -102,14 +104,14 @@ class JiffiesTickTest {
     /** A manual clock's jiffies are already a field: no tick thread. */
     @Test
     void aManualClockKernelHasNoTick() {
-        try (Kernel manual = TestKernels.manual(1, errors).build()) {
+        try (Kernel manual = TestKernels.track(TestKernels.manual(1, errors).build())) {
             assertThat(Secrets.runtime(manual).tick).isNull();
         }
     }
 
     /** Waits until the tick thread parks without a deadline (it sleeps until a reader comes). */
     private static void awaitAsleep(JiffiesTick tick) {
-        TestKernels.awaitCondition(() -> tick.thread().getState() == Thread.State.WAITING,
+        Waits.spinUntil(() -> tick.thread().getState() == Thread.State.WAITING,
                 "the tick thread parks without a deadline");
     }
 }

@@ -1,10 +1,11 @@
 package io.kdefer;
 
-import io.kdefer.TestKernels.CollectingErrors;
+import io.kdefer.testkit.Waits;
+import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.CollectingErrors;
 import io.kdefer.softirq.SoftirqVector;
 import io.kdefer.softirq.Softirqs;
 import io.kdefer.tasklet.Tasklet;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.ThrowingConsumer;
@@ -27,6 +28,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import static io.kdefer.KernelStats.Counter.HARDIRQS;
 import static io.kdefer.softirq.SoftirqVector.BLOCK;
 import static io.kdefer.softirq.SoftirqVector.NET_RX;
+import static io.kdefer.testkit.TestKernels.onCpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
@@ -38,25 +40,14 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 class KernelTest {
     private CollectingErrors errors;
 
+    /** The test's error collector; the extension fails the test on an error it did not take. */
     @BeforeEach
-    void newErrors() {
-        errors = new CollectingErrors();
-    }
-
-    @AfterEach
-    void noUnexpectedErrors() {
-        errors.assertNone();
+    void errors(CollectingErrors collector) {
+        errors = collector;
     }
 
     private Kernel start(int cpus) {
         return TestKernels.start(TestKernels.manual(cpus, errors));
-    }
-
-    private static void onCpu(Kernel k, int cpu, Runnable r) {
-        k.workOnCpu(cpu, () -> {
-            r.run();
-            return null;
-        });
     }
 
     /** The context as one line: preempt count and the predicates that hold. */
@@ -162,19 +153,15 @@ class KernelTest {
                 k.localBhDisable();
                 try {
                     sameCpu.start();
-                    TestKernels.awaitBlocked(sameCpu);
+                    Waits.awaitBlocked(sameCpu);
                     otherCpu.start();
-                    try {
-                        TestKernels.join(otherCpu);
-                    } catch (InterruptedException e) {
-                        throw new AssertionError(e);
-                    }
+                    Waits.join(otherCpu);
                     assertThat(entered).as("second task got in while the first held CPU 0").isFalse();
                 } finally {
                     k.localBhEnable();
                 }
             });
-            TestKernels.join(sameCpu);
+            Waits.join(sameCpu);
             assertThat(entered).isTrue();
         }
     }
@@ -338,10 +325,10 @@ class KernelTest {
             k.smpCallFunctionSingle(0, () -> after.set(true), true);
             assertThat(after).isTrue();
             assertThat(errors.reports()).hasSize(1);
-            assertThat(errors.reports().get(0).error).isSameAs(second);
+            assertThat(errors.reports().get(0).error()).isSameAs(second);
             assertThat(k.stats().errors()).isEqualTo(1);
         }
-        newErrors();   // the expected report was checked above
+        errors.take();   // the expected reports were checked above
     }
 
     /**
@@ -437,7 +424,7 @@ class KernelTest {
         assertThatThrownBy(clock::tick).isInstanceOf(IllegalStateException.class);
         try (Kernel k = TestKernels.start(Kernel.builder().cpus(1).clock(clock).errorHandler(errors))) {
             assertThat(k.clock()).isSameAs(clock);
-            assertThatThrownBy(() -> Kernel.builder().cpus(1).clock(clock).build())
+            assertThatThrownBy(() -> TestKernels.track(Kernel.builder().cpus(1).clock(clock).build()))
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("already serves a kernel");
         }
@@ -471,7 +458,7 @@ class KernelTest {
      */
     @Test
     void builderDefaultsAndOptions() {
-        try (Kernel k = Kernel.builder().clock(new ManualClock()).errorHandler(errors).build()) {
+        try (Kernel k = TestKernels.track(Kernel.builder().clock(new ManualClock()).errorHandler(errors).build())) {
             assertThat(k.nrCpus()).isEqualTo(Runtime.getRuntime().availableProcessors());
             assertThat(k.hz()).isEqualTo(1000);
             assertThat(k.faithful()).isFalse();
@@ -598,7 +585,7 @@ class KernelTest {
                         true);
                 ran[0] = new CountDownLatch(1);
                 onCpu(k, c, () -> k.softirqs().raise(NET_RX));
-                TestKernels.await(ran[0], "NET_RX in ksoftirqd/" + c);
+                Waits.await(ran[0], "NET_RX in ksoftirqd/" + c);
             }
         } finally {
             k.close();
@@ -628,7 +615,7 @@ class KernelTest {
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("cpu/0");
             k.softirqs().raise(NET_RX);
-            TestKernels.await(ran, "NET_RX in ksoftirqd/0");
+            Waits.await(ran, "NET_RX in ksoftirqd/0");
             assertThat(fromKsoftirqd.get()).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("ksoftirqd/0");
             assertThat(k.isClosed()).isFalse();
@@ -653,8 +640,8 @@ class KernelTest {
         Thread b = new Thread(closer, "closer b");
         a.start();
         b.start();
-        TestKernels.join(a);
-        TestKernels.join(b);
+        Waits.join(a);
+        Waits.join(b);
         assertThat(sawClosed).hasValue(2);
     }
 
@@ -688,7 +675,7 @@ class KernelTest {
                 k.localBhEnable();
             }
         });
-        TestKernels.join(closer);
+        Waits.join(closer);
         assertThat(k.isClosed()).isTrue();
         assertThat(runs).hasValue(5);
     }
@@ -728,7 +715,7 @@ class KernelTest {
             Thread.onSpinWait();
         }
         assertThat(hung).as("close() from inside localBhDisable() waits for its own caller").isFalse();
-        TestKernels.join(task);
+        Waits.join(task);
         assertThat(thrown.get()).isInstanceOf(IllegalStateException.class);
         assertThat(k.isClosed()).isFalse();
         k.close();

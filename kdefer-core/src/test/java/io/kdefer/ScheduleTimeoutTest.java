@@ -1,5 +1,9 @@
 package io.kdefer;
 
+import io.kdefer.testkit.KdeferTest;
+import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.Waits;
+import io.kdefer.testkit.Worker;
 import io.kdefer.timer.KernelTimer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -7,9 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -19,15 +21,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * the test ticks a {@link ManualClock}; the jiffies at return and the returned remainder are
  * exact. Sleeping is refused in atomic context.
  */
+@KdeferTest(cpus = 2, hz = 1000)
 class ScheduleTimeoutTest {
     private ManualClock clock;
     private Kernel k;
     private final List<Sleeper> sleepers = new ArrayList<>();
 
+    /** The test's kernel: two CPUs, HZ 1000, a manual clock; checked and closed by the extension. */
     @BeforeEach
-    void start() {
-        clock = new ManualClock();
-        k = Kernel.builder().cpus(2).hz(1000).clock(clock).build();
+    void start(Kernel kernel, ManualClock manual) {
+        k = kernel;
+        clock = manual;
     }
 
     @AfterEach
@@ -38,7 +42,7 @@ class ScheduleTimeoutTest {
                 for (int i = 0; i < 1000 && s.thread.isAlive(); i++) {
                     clock.tick();              // wakes an uninterruptible sleeper too
                 }
-                s.thread.join(TimeUnit.SECONDS.toMillis(30));
+                Worker.joinQuietly(s.thread);
             }
         } finally {
             k.close();
@@ -51,46 +55,33 @@ class ScheduleTimeoutTest {
             long sleep() throws Exception;
         }
 
-        final Thread thread;
+        final Worker thread;
         final AtomicReference<Long> result = new AtomicReference<>();
         final AtomicReference<Long> returnedAt = new AtomicReference<>();
         volatile boolean interruptedAtReturn;
-        private volatile Throwable failure;
 
         Sleeper(Call call) {
-            thread = new Thread(() -> {
-                try {
-                    long r = call.sleep();
-                    returnedAt.set(k.jiffies());
-                    interruptedAtReturn = Thread.currentThread().isInterrupted();
-                    result.set(r);
-                } catch (Throwable e) {
-                    failure = e;
-                }
-            }, "sleeper");
+            thread = new Worker("sleeper", () -> {
+                long r = call.sleep();
+                returnedAt.set(k.jiffies());
+                interruptedAtReturn = Thread.currentThread().isInterrupted();
+                result.set(r);
+            });
             sleepers.add(this);
             thread.start();
         }
 
         /** Spins until the sleeper is parked in the kernel's sleep (its blocker is the kernel), or has returned. */
         void awaitAsleepOrDone() {
-            while (thread.isAlive()
-                    && !(thread.getState() == Thread.State.WAITING && LockSupport.getBlocker(thread) == k)) {
-                assertThat(Thread.currentThread().isInterrupted()).as("test interrupted").isFalse();
-                Thread.onSpinWait();
-            }
+            Waits.awaitParkedOn(thread, b -> b == k);
         }
 
         boolean returned() {
             return result.get() != null;
         }
 
-        void join() throws InterruptedException {
-            thread.join(TimeUnit.SECONDS.toMillis(30));
-            assertThat(thread.isAlive()).as("sleeper finished").isFalse();
-            if (failure != null) {
-                throw new AssertionError("sleeper failed", failure);
-            }
+        void join() {
+            thread.joinAndCheck();
         }
     }
 
@@ -224,25 +215,22 @@ class ScheduleTimeoutTest {
     @Test
     void msleepAtHz100() throws Exception {
         ManualClock c100 = new ManualClock();
-        try (Kernel k100 = Kernel.builder().cpus(1).hz(100).clock(c100).build()) {
+        try (Kernel k100 = TestKernels.track(Kernel.builder().cpus(1).hz(100).clock(c100).build())) {
             long start = k100.jiffies();
             AtomicReference<Long> at = new AtomicReference<>();
-            Thread t = new Thread(() -> {
+            Worker t = Worker.start("sleeper100", () -> {
                 k100.msleep(15);
                 at.set(k100.jiffies());
-            }, "sleeper100");
-            t.start();
+            });
             try {
-                while (t.isAlive() && !(t.getState() == Thread.State.WAITING && LockSupport.getBlocker(t) == k100)) {
-                    Thread.onSpinWait();
-                }
+                Waits.awaitParkedOn(t, b -> b == k100);
                 c100.tick(3);
                 assertThat(at.get()).isNull();
                 c100.tick();
             } finally {
-                t.join(TimeUnit.SECONDS.toMillis(30));
+                Worker.joinQuietly(t);
             }
-            assertThat(t.isAlive()).isFalse();
+            t.joinAndCheck();
             assertThat(at.get()).isEqualTo(start + 4);
         }
     }

@@ -311,6 +311,16 @@ public final class Cpu {
         return BH_OWNER.getVolatile(this) != null;
     }
 
+    /** The thread that owns this CPU's bottom halves now, or null. */
+    Thread bhOwnerVolatile() {
+        return (Thread) BH_OWNER.getVolatile(this);
+    }
+
+    /** The vectors the bottom-half owner raised for itself; for {@link Invariants}, quiescent only. */
+    int ownerPendingPlain() {
+        return ownerPending;
+    }
+
     // ---------------------------------------------------------------- entry points
 
     /** {@code irq_exit()}: leaves hardirq context and runs pending softirqs if that is allowed. */

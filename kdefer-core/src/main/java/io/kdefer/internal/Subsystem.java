@@ -1,5 +1,7 @@
 package io.kdefer.internal;
 
+import java.util.List;
+
 /**
  * A mechanism of the kernel (softirqs, tasklets, timers, interrupt lines; workqueues next) as the
  * kernel's lifecycle sees it. Every kernel builds all of them when it is built, in the order of
@@ -18,6 +20,7 @@ package io.kdefer.internal;
  *   close    quiesceCallers() on each (entry protocol), then closing() on each; then drain
  *            rounds: drainHardirq(cpu) on each CPU, wait for quiet(cpu) of each, awaitIdle() of
  *            each, until activity() stops moving; then stopThreads() on each; then the CPUs stop
+ *   check    checkInvariants(quiescent, out) on each ({@link Invariants}): tests and tools only
  * </pre>
  */
 public interface Subsystem {
@@ -109,5 +112,17 @@ public interface Subsystem {
 
     /** Stops and joins this subsystem's own threads; everything is drained by now. */
     default void stopThreads() {
+    }
+
+    // ---------------------------------------------------------------- consistency (Invariants)
+
+    /**
+     * Adds to {@code out} one message per broken rule of this subsystem's data structures, each
+     * naming the object and the rule. Structures guarded by a lock of this subsystem may be
+     * checked at any time, under that lock; structures that only their owner may read without one
+     * (the tasklet lists) are walked only when {@code quiescent}: the caller asserts that no thread
+     * uses the kernel meanwhile. See {@link Invariants}.
+     */
+    default void checkInvariants(boolean quiescent, List<String> out) {
     }
 }

@@ -8,6 +8,10 @@ import io.kdefer.internal.Subsystem;
 import io.kdefer.internal.Subsystems;
 import io.kdefer.softirq.SoftirqVector;
 
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
 /**
  * The tasklet machinery of one kernel: the per-CPU lists of both vectors and the two bottom-half
  * handlers that run them ({@code tasklet_action} for TASKLET, {@code tasklet_hi_action} for HI),
@@ -36,6 +40,40 @@ final class TaskletEngine implements Subsystem {
     @Override
     public String name() {
         return "tasklets";
+    }
+
+    /**
+     * Quiescent only (the lists are read without their owner): every listed tasklet has SCHED set,
+     * and no tasklet is on two lists or twice on one (kernel: a tasklet with SCHED set is on
+     * exactly one list, once).
+     */
+    @Override
+    public void checkInvariants(boolean quiescent, List<String> out) {
+        if (!quiescent) {
+            return;
+        }
+        Map<Tasklet, String> where = new IdentityHashMap<>();
+        for (int c = 0; c < rt.nrCpus; c++) {
+            check(hi[c], "cpu " + c + "'s HI list", where, out);
+            check(normal[c], "cpu " + c + "'s TASKLET list", where, out);
+        }
+    }
+
+    private static void check(TaskletList list, String name, Map<Tasklet, String> where, List<String> out) {
+        boolean acyclic = list.walkQuiescent(t -> {
+            if (!t.isScheduled()) {
+                out.add(t + " on " + name + ": SCHED clear (rule: a listed tasklet has SCHED set)");
+            }
+            String other = where.putIfAbsent(t, name);
+            if (other != null) {
+                out.add(t + " on " + other + " and on " + name
+                        + " (rule: a tasklet is on at most one list)");
+            }
+        });
+        if (!acyclic) {
+            out.add(name + ": a tasklet is on it twice, the list is a cycle"
+                    + " (rule: a tasklet is on a list at most once)");
+        }
     }
 
     private static TaskletList[] lists(int n) {

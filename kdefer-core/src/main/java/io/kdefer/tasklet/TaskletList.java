@@ -89,6 +89,28 @@ final class TaskletList {
         return local;
     }
 
+    /**
+     * Calls {@code visit} on each listed tasklet, owner-local queue first, then the shared stack;
+     * stops at a tasklet already visited in this walk (a cycle) and returns false then. Reads the
+     * owner-only fields: the caller asserts that nothing uses the list meanwhile.
+     */
+    boolean walkQuiescent(java.util.function.Consumer<Tasklet> visit) {
+        java.util.Set<Tasklet> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Tasklet t = localHead; t != null; t = t.next) {
+            if (!seen.add(t)) {
+                return false;
+            }
+            visit.accept(t);
+        }
+        for (Tasklet t = (Tasklet) HEAD.getVolatile(this); t != null; t = t.next) {
+            if (!seen.add(t)) {
+                return false;
+            }
+            visit.accept(t);
+        }
+        return true;
+    }
+
     boolean isEmpty() {
         return HEAD.getVolatile(this) == null;
     }

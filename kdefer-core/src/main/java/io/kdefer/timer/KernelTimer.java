@@ -508,6 +508,11 @@ public final class KernelTimer {
         }
     }
 
+    /** The wheel that owns this timer, or {@link TimerEngine#MIGRATING}. */
+    TimerWheel baseAcquire() {
+        return (TimerWheel) BASE.getAcquire(this);
+    }
+
     @SuppressWarnings("unchecked")
     Consumer<KernelTimer> function() {
         return (Consumer<KernelTimer>) FUNCTION.getAcquire(this);

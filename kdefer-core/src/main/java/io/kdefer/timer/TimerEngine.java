@@ -43,6 +43,15 @@ final class TimerEngine implements Subsystem {
         return "timers";
     }
 
+    /** The wheels of every CPU, each under its lock: see {@link TimerWheel#checkInvariants}. */
+    @Override
+    public void checkInvariants(boolean quiescent, java.util.List<String> out) {
+        for (int c = 0; c < rt.nrCpus; c++) {
+            normal[c].checkInvariants("cpu " + c + "'s timer wheel", quiescent, out);
+            deferrable[c].checkInvariants("cpu " + c + "'s deferrable timer wheel", quiescent, out);
+        }
+    }
+
     TimerWheel wheel(int cpu, boolean deferrableWheel) {
         return deferrableWheel ? deferrable[cpu] : normal[cpu];
     }

@@ -366,4 +366,59 @@ final class TimerWheel {
             unlock();
         }
     }
+
+    // ---------------------------------------------------------------- consistency (Invariants)
+
+    /**
+     * Under the lock: each bucket's pending bit is set exactly when the bucket is non-empty, and
+     * every timer in a bucket (or in a collected list being expired) names this wheel as its base,
+     * has the bucket's index and consistent links. When {@code quiescent}, no list is being expired
+     * and no callback is running either. {@code name} identifies the wheel in the messages.
+     */
+    void checkInvariants(String name, boolean quiescent, java.util.List<String> out) {
+        lock();
+        try {
+            for (int idx = 0; idx < heads.length; idx++) {
+                boolean bit = (pendingMap[idx >>> LVL_BITS] & (1L << (idx & LVL_MASK))) != 0;
+                if (bit != (heads[idx] != null)) {
+                    out.add(name + " bucket " + idx + " (level " + (idx >>> LVL_BITS) + "): "
+                            + (bit ? "empty with its pending bit set" : "non-empty with its pending bit clear")
+                            + " (rule: the pending bitmap matches the non-empty buckets)");
+                }
+                checkList(name + " bucket " + idx, heads[idx], idx, out);
+            }
+            for (int lvl = 0; lvl < depth; lvl++) {
+                checkList(name + " expiring list " + lvl, expiring[lvl], heads.length + lvl, out);
+                if (quiescent && expiring[lvl] != null) {
+                    out.add(name + " expiring list " + lvl + ": not empty"
+                            + " (rule: in a quiet kernel no timer list is being expired)");
+                }
+            }
+            if (quiescent && running != null) {
+                out.add(name + ": " + running + " is running"
+                        + " (rule: in a quiet kernel no timer callback runs)");
+            }
+        } finally {
+            unlock();
+        }
+    }
+
+    private void checkList(String where, KernelTimer first, int idx, java.util.List<String> out) {
+        KernelTimer prev = null;
+        for (KernelTimer t = first; t != null; prev = t, t = t.next) {
+            if (t.prev != prev) {
+                // also ends the walk of a cycle: its first timer's prev cannot be both null and set
+                out.add(t + " in " + where + ": its prev link is wrong (rule: bucket lists are doubly linked)");
+                return;
+            }
+            if (t.baseAcquire() != this) {
+                out.add(t + " in " + where + ": its base is another wheel"
+                        + " (rule: every timer in a bucket points back to that wheel)");
+            }
+            if (t.indexPlain() != idx) {
+                out.add(t + " in " + where + ": its index is " + t.indexPlain()
+                        + " (rule: a listed timer records its bucket)");
+            }
+        }
+    }
 }

@@ -1,8 +1,8 @@
 package io.kdefer.internal;
 
 import io.kdefer.Kernel;
-import io.kdefer.TestKernels;
-import io.kdefer.TestKernels.CollectingErrors;
+import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.CollectingErrors;
 import io.kdefer.softirq.SoftirqVector;
 import io.kdefer.tasklet.Tasklet;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,6 @@
 package io.kdefer.internal;
 
-import io.kdefer.TestKernels;
+import io.kdefer.testkit.Waits;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -26,7 +26,7 @@ class WaitQueueTest {
     @AfterEach
     void joinAll() throws InterruptedException {
         for (Thread t : threads) {
-            TestKernels.join(t);
+            Waits.join(t);
         }
     }
 
@@ -39,7 +39,7 @@ class WaitQueueTest {
         t.setDaemon(true);
         threads.add(t);
         t.start();
-        TestKernels.awaitCondition(() -> t.getState() == Thread.State.WAITING && LockSupport.getBlocker(t) == q,
+        Waits.spinUntil(() -> t.getState() == Thread.State.WAITING && LockSupport.getBlocker(t) == q,
                 "the waiter parked on the queue");
         return t;
     }
@@ -98,7 +98,7 @@ class WaitQueueTest {
         flag.set(true);
         q.wakeAll(key);
         assertThat(q.unparks()).isEqualTo(1);
-        TestKernels.join(t);
+        Waits.join(t);
         assertThat(q.waiters()).isZero();
         assertThat(q.bucketWaiters(key)).isZero();
     }
@@ -120,14 +120,14 @@ class WaitQueueTest {
 
         aDone.set(true);
         q.wakeAll(a);
-        TestKernels.join(ta);
+        Waits.join(ta);
         assertThat(q.unparks()).as("only a's waiter").isEqualTo(1);
         assertThat(tb.isAlive()).isTrue();
         assertThat(q.waiters()).isEqualTo(1);
 
         bDone.set(true);
         q.wakeAll(b);
-        TestKernels.join(tb);
+        Waits.join(tb);
         assertThat(q.unparks()).isEqualTo(2);
         assertThat(q.waiters()).isZero();
     }
@@ -147,14 +147,14 @@ class WaitQueueTest {
 
         bDone.set(true);
         q.wakeAll(b);
-        TestKernels.join(tb);
+        Waits.join(tb);
         assertThat(q.lockedWakes()).isEqualTo(1);
         assertThat(q.unparks()).isEqualTo(1);
         assertThat(ta.isAlive()).isTrue();
 
         aDone.set(true);
         q.wakeAll(a);
-        TestKernels.join(ta);
+        Waits.join(ta);
         assertThat(q.unparks()).isEqualTo(2);
     }
 
@@ -175,12 +175,12 @@ class WaitQueueTest {
         AtomicReference<Boolean> interrupted = new AtomicReference<>();
         Thread t = waiter(q, key, flag, interrupted);
         t.interrupt();
-        TestKernels.awaitCondition(() -> t.getState() == Thread.State.WAITING && !t.isInterrupted(),
+        Waits.spinUntil(() -> t.getState() == Thread.State.WAITING && !t.isInterrupted(),
                 "the waiter swallowed the interrupt and parked again");
         assertThat(q.waiters()).isEqualTo(1);
         flag.set(true);
         q.wakeAll(key);
-        TestKernels.join(t);
+        Waits.join(t);
         assertThat(interrupted.get()).isTrue();
     }
 

@@ -1,5 +1,6 @@
 package io.kdefer.irq;
 
+import io.kdefer.testkit.Waits;
 import io.kdefer.tasklet.Tasklet;
 import io.kdefer.timer.KernelTimer;
 import org.junit.jupiter.api.Test;
@@ -8,7 +9,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
-import static io.kdefer.irq.IrqHarness.await;
+import static io.kdefer.testkit.Waits.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Forced threading, the {@code threadirqs} boot option (spec §7.10, checklist §10.7 items 150–151). */
@@ -48,7 +49,7 @@ class IrqForcedThreadingTest {
             h.raiseSync(5, 0);
             assertThat(calls).hasValue(1);
             go.countDown();
-            IrqHarness.spinUntil(() -> calls.get() == 2, "held interrupt after unmask");
+            Waits.spinUntil(() -> calls.get() == 2, "held interrupt after unmask");
             h.irqs.synchronizeIrq(5);
             assertThat(h.irqs.isMasked(5)).isFalse();
             assertThat(h.kernel.threadIrqs()).isTrue();

@@ -1,13 +1,14 @@
 package io.kdefer.irq;
 
-import io.kdefer.TestKernels;
+import io.kdefer.testkit.Waits;
+import io.kdefer.testkit.TestKernels;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import static io.kdefer.irq.IrqHarness.await;
+import static io.kdefer.testkit.Waits.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
@@ -84,7 +85,7 @@ class IrqLineControlTest {
             assertThat(calls).hasValue(0);
             h.irqs.enableIrq(4);
             h.irqs.synchronizeIrq(4);
-            IrqHarness.spinUntil(() -> calls.get() == 1, "held interrupt delivered on the last enable");
+            Waits.spinUntil(() -> calls.get() == 1, "held interrupt delivered on the last enable");
             assertThat(h.irqs.isDisabled(4)).isFalse();
         }
     }
@@ -110,7 +111,7 @@ class IrqLineControlTest {
             h.irqs.requestIrq(4, counting(calls), "n", null);
             h.irqs.enableIrq(4);
             assertThat(h.takeErrors()).singleElement()
-                    .satisfies(r -> assertThat(r.error).hasMessageContaining("Unbalanced enable for IRQ 4"));
+                    .satisfies(r -> assertThat(r.error()).hasMessageContaining("Unbalanced enable for IRQ 4"));
             h.irqs.disableIrq(4);
             assertThat(h.irqs.isDisabled(4)).isTrue();
             h.irqs.enableIrq(4);
@@ -131,7 +132,7 @@ class IrqLineControlTest {
             }
             assertThat(calls).hasValue(0);
             h.irqs.enableIrq(4);
-            IrqHarness.spinUntil(() -> calls.get() == 1, "replay on enable");
+            Waits.spinUntil(() -> calls.get() == 1, "replay on enable");
             h.raiseSync(4, 0);   // cpu/0 has taken the replay before this one: a later raise is a new one
             assertThat(calls).hasValue(2);
             assertThat(h.irqs.count(4, 0)).isEqualTo(2);
@@ -173,13 +174,13 @@ class IrqLineControlTest {
                 bothDoneAtReturn.set(hardDone.get() && threadDone.get());
                 disabled.set(true);
             });
-            TestKernels.awaitBlocked(disabler);
+            Waits.awaitBlocked(disabler);
             hardGo.countDown();
             await(threadIn, "thread running");
-            TestKernels.awaitBlocked(disabler);
+            Waits.awaitBlocked(disabler);
             assertThat(disabled).as("disable_irq still waits for the thread function").isFalse();
             threadGo.countDown();
-            TestKernels.join(disabler);
+            Waits.join(disabler);
             assertThat(disabled).isTrue();
             assertThat(bothDoneAtReturn).as("hard handler and thread function had finished").isTrue();
             h.irqs.enableIrq(0);
@@ -207,9 +208,9 @@ class IrqLineControlTest {
                 h.irqs.synchronizeIrq(2);
                 synced.set(done.get());
             });
-            TestKernels.awaitBlocked(syncer);
+            Waits.awaitBlocked(syncer);
             go.countDown();
-            TestKernels.join(syncer);
+            Waits.join(syncer);
             assertThat(synced).as("synchronize_irq returned after the thread function finished").isTrue();
         }
     }
@@ -224,7 +225,7 @@ class IrqLineControlTest {
             h.raiseSync(4, 0);
             assertThat(calls).hasValue(0);
             h.irqs.enableIrq(4);
-            IrqHarness.spinUntil(() -> calls.get() == 1, "replay");
+            Waits.spinUntil(() -> calls.get() == 1, "replay");
             assertThatIllegalArgumentException()
                     .isThrownBy(() -> h.irqs.requestIrq(6, counting(calls), "x", "x", IrqFlag.SHARED, IrqFlag.NO_AUTOEN));
         }

@@ -1,6 +1,6 @@
 package io.kdefer.irq;
 
-import io.kdefer.TestKernels.CollectingErrors;
+import io.kdefer.testkit.CollectingErrors;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -46,7 +46,7 @@ class IrqSpuriousTest {
             burst(h, 11, 0, 1);
             assertThat(h.irqs.isDisabled(11)).as("disabled at the 100,000th").isTrue();
             List<CollectingErrors.Report> reports = h.takeErrors();
-            assertThat(reports).singleElement().satisfies(r -> assertThat(r.error.getMessage())
+            assertThat(reports).singleElement().satisfies(r -> assertThat(r.error().getMessage())
                     .contains("irq 11: nobody cared (try booting with the \"irqpoll\" option)")
                     .contains("[stuck]").contains("Disabling IRQ #11"));
             burst(h, 11, 0, 3);
@@ -85,7 +85,7 @@ class IrqSpuriousTest {
             burst(h, 12, 0, 99);
             assertThat(h.irqs.isDisabled(12)).as("99,901 of 100,000").isTrue();
             assertThat(h.takeErrors()).singleElement()
-                    .satisfies(r -> assertThat(r.error).hasMessageContaining("nobody cared"));
+                    .satisfies(r -> assertThat(r.error()).hasMessageContaining("nobody cared"));
         }
     }
 
@@ -152,7 +152,7 @@ class IrqSpuriousTest {
             h.irqs.requestIrq(15, (irq, dev) -> null, "bogus", null);
             h.raiseSync(15, 0);
             assertThat(h.takeErrors()).singleElement()
-                    .satisfies(r -> assertThat(r.error).hasMessageContaining("irq event 15: bogus return value"));
+                    .satisfies(r -> assertThat(r.error()).hasMessageContaining("irq event 15: bogus return value"));
             assertThat(h.irqs.spurious(15)).startsWith("count 0\nunhandled 0\n");
         }
     }

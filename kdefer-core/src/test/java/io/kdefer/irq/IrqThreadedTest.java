@@ -1,5 +1,7 @@
 package io.kdefer.irq;
 
+import io.kdefer.testkit.CollectingErrors;
+import io.kdefer.testkit.Waits;
 import io.kdefer.tasklet.Tasklet;
 import org.junit.jupiter.api.Test;
 
@@ -9,8 +11,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
-import static io.kdefer.irq.IrqHarness.await;
-import static io.kdefer.irq.IrqHarness.spinUntil;
+import static io.kdefer.testkit.Waits.await;
+import static io.kdefer.testkit.Waits.spinUntil;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Primary handlers, threaded handlers and ONESHOT: spec §7.4–7.7, checklist §10.7. */
@@ -288,9 +290,9 @@ class IrqThreadedTest {
             h.raiseSync(2, 0);
             h.raiseSync(2, 0);
             assertThat(calls).hasValue(2);
-            List<io.kdefer.TestKernels.CollectingErrors.Report> reports = h.takeErrors();
+            List<CollectingErrors.Report> reports = h.takeErrors();
             assertThat(reports).hasSize(1);
-            assertThat(reports.get(0).error).hasMessageContaining("returned IRQ_WAKE_THREAD but no thread function");
+            assertThat(reports.get(0).error()).hasMessageContaining("returned IRQ_WAKE_THREAD but no thread function");
         }
     }
 
@@ -346,10 +348,10 @@ class IrqThreadedTest {
             h.raiseSync(8, 0);                         // RUNTHREAD set again while running
             AtomicReference<String> freed = new AtomicReference<>();
             Thread freer = h.fork("freer", () -> freed.set(h.irqs.freeIrq(8, dev)));
-            io.kdefer.TestKernels.awaitBlocked(freer);
+            io.kdefer.testkit.Waits.awaitBlocked(freer);
             assertThat(freed.get()).as("free_irq waits for the thread").isNull();
             release.countDown();
-            io.kdefer.TestKernels.join(freer);
+            io.kdefer.testkit.Waits.join(freer);
             assertThat(freed.get()).isEqualTo("disk");
             assertThat(runs).as("the pending run completed before the thread ended").hasValue(2);
             assertThat(irqThread.get().isAlive()).isFalse();
@@ -377,7 +379,7 @@ class IrqThreadedTest {
             h.raiseSync(1, 0);
             h.irqs.synchronizeIrq(1);
             assertThat(calls).hasValue(3);
-            assertThat(h.takeErrors()).extracting(r -> r.error.getMessage())
+            assertThat(h.takeErrors()).extracting(r -> r.error().getMessage())
                     .containsExactly("device on fire", "thread on fire", "thread on fire");
         }
     }
@@ -402,9 +404,9 @@ class IrqThreadedTest {
         await(entered, "run");
         h.raiseSync(3, 0);
         Thread closer = h.fork("closer", () -> h.kernel.close());
-        io.kdefer.TestKernels.awaitBlocked(closer);
+        io.kdefer.testkit.Waits.awaitBlocked(closer);
         release.countDown();
-        io.kdefer.TestKernels.join(closer);
+        io.kdefer.testkit.Waits.join(closer);
         assertThat(runs).hasValue(2);
         assertThat(irqThread.get().isAlive()).isFalse();
         org.assertj.core.api.Assertions.assertThatIllegalStateException()

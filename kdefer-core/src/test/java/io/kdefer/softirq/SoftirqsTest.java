@@ -1,12 +1,12 @@
 package io.kdefer.softirq;
 
+import io.kdefer.testkit.Waits;
 import io.kdefer.Kernel;
 import io.kdefer.KernelStats;
 import io.kdefer.ManualClock;
-import io.kdefer.TestKernels;
-import io.kdefer.TestKernels.CollectingErrors;
+import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.CollectingErrors;
 import io.kdefer.tasklet.Tasklet;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -39,6 +39,7 @@ import static io.kdefer.softirq.SoftirqVector.RCU;
 import static io.kdefer.softirq.SoftirqVector.SCHED;
 import static io.kdefer.softirq.SoftirqVector.TASKLET;
 import static io.kdefer.softirq.SoftirqVector.TIMER;
+import static io.kdefer.testkit.TestKernels.onCpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -56,14 +57,10 @@ class SoftirqsTest {
 
     private CollectingErrors errors;
 
+    /** The test's error collector; the extension fails the test on an error it did not take. */
     @BeforeEach
-    void newErrors() {
-        errors = new CollectingErrors();
-    }
-
-    @AfterEach
-    void noUnexpectedErrors() {
-        errors.assertNone();
+    void errors(CollectingErrors collector) {
+        errors = collector;
     }
 
     private Kernel start(int cpus) {
@@ -72,14 +69,6 @@ class SoftirqsTest {
 
     private Kernel start(int cpus, int hz) {
         return TestKernels.start(TestKernels.manual(cpus, errors).hz(hz));
-    }
-
-    /** Runs {@code r} in task context with the current CPU set to {@code cpu}. */
-    private static void onCpu(Kernel k, int cpu, Runnable r) {
-        k.workOnCpu(cpu, () -> {
-            r.run();
-            return null;
-        });
     }
 
     // ------------------------------------------------------------------ items 1-3: one pass
@@ -339,9 +328,9 @@ class SoftirqsTest {
             home = k.smpProcessorId();
             assertThat(home).isEqualTo((int) (Thread.currentThread().getId() % 2));
             s.raise(NET_RX);
-            TestKernels.await(done[0], "the raise on the home CPU");
+            Waits.await(done[0], "the raise on the home CPU");
             onCpu(k, 1 - home, () -> s.raise(NET_RX));
-            TestKernels.await(done[1], "the raise on the other CPU");
+            Waits.await(done[1], "the raise on the other CPU");
             k.close();
             st = k.stats();
         }
@@ -575,7 +564,7 @@ class SoftirqsTest {
             label.set("softirq in ksoftirqd");
             ran[0] = new CountDownLatch(1);
             onCpu(k, 1, () -> s.raise(NET_RX));
-            TestKernels.await(ran[0], "NET_RX in ksoftirqd/1");
+            Waits.await(ran[0], "NET_RX in ksoftirqd/1");
         }
 
         assertThat(seen).extracting(x -> x.toString()).containsExactly(
@@ -832,9 +821,9 @@ class SoftirqsTest {
         assertThat(ran).containsExactly("NET_TX", "BLOCK", "BLOCK");
         List<CollectingErrors.Report> reports = errors.reports();
         assertThat(reports).hasSize(1);
-        assertThat(reports.get(0).error).isSameAs(boom);
-        assertThat(reports.get(0).source.toString()).contains("NET_TX").contains("cpu 0");
-        newErrors();   // expected errors, checked above
+        assertThat(reports.get(0).error()).isSameAs(boom);
+        assertThat(reports.get(0).source().toString()).contains("NET_TX").contains("cpu 0");
+        errors.take();   // the expected reports were checked above
     }
 
     /**
@@ -862,8 +851,8 @@ class SoftirqsTest {
         }
         List<CollectingErrors.Report> reports = errors.reports();
         assertThat(reports).hasSize(1);
-        assertThat(reports.get(0).error).hasMessageContaining("huh, entered softirq 3 NET_RX");
-        newErrors();   // expected error, checked above
+        assertThat(reports.get(0).error()).hasMessageContaining("huh, entered softirq 3 NET_RX");
+        errors.take();   // the expected reports were checked above
     }
 
     // ------------------------------------------------------------------ helpers
@@ -923,7 +912,7 @@ class SoftirqsTest {
         }
 
         void awaitDone(int cpu) throws InterruptedException {
-            TestKernels.await(done[cpu], limit + " calls of " + vector + " on cpu " + cpu);
+            Waits.await(done[cpu], limit + " calls of " + vector + " on cpu " + cpu);
         }
 
         List<Call> calls() {

@@ -1,8 +1,9 @@
 package io.kdefer.tasklet;
 
+import io.kdefer.testkit.Waits;
 import io.kdefer.Kernel;
-import io.kdefer.tasklet.TaskletHarness.Reported;
-import io.kdefer.tasklet.TaskletHarness.Worker;
+import io.kdefer.testkit.CollectingErrors.Report;
+import io.kdefer.testkit.Worker;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -18,8 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static io.kdefer.KernelStats.Counter.TASKLET_REQUEUES;
-import static io.kdefer.tasklet.TaskletHarness.await;
-import static io.kdefer.tasklet.TaskletHarness.awaitWaiting;
+import static io.kdefer.testkit.Waits.await;
+import static io.kdefer.testkit.Waits.awaitWaiting;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -111,7 +112,7 @@ class TaskletCloseTest {
 
             h.kernel.close();
 
-            List<Reported> errors = h.takeErrors();
+            List<Report> errors = h.takeErrors();
             assertThat(errors).singleElement().satisfies(r -> {
                 assertThat(r.source()).isSameAs(t);
                 assertThat(r.error())

@@ -1,6 +1,7 @@
 package io.kdefer.tasklet;
 
-import io.kdefer.tasklet.TaskletHarness.Worker;
+import io.kdefer.testkit.Waits;
+import io.kdefer.testkit.Worker;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -12,8 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static io.kdefer.KernelStats.Counter.TASKLET_REQUEUES;
-import static io.kdefer.tasklet.TaskletHarness.await;
-import static io.kdefer.tasklet.TaskletHarness.awaitWaiting;
+import static io.kdefer.testkit.Waits.await;
+import static io.kdefer.testkit.Waits.awaitWaiting;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,8 +1,9 @@
 package io.kdefer.tasklet;
 
+import io.kdefer.testkit.Waits;
 import io.kdefer.Kernel;
-import io.kdefer.tasklet.TaskletHarness.Reported;
-import io.kdefer.tasklet.TaskletHarness.Worker;
+import io.kdefer.testkit.CollectingErrors.Report;
+import io.kdefer.testkit.Worker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -26,9 +27,9 @@ import static io.kdefer.KernelStats.Counter.SOFTIRQ_INVOCATIONS;
 import static io.kdefer.KernelStats.Counter.SOFTIRQ_PASSES;
 import static io.kdefer.KernelStats.Counter.TASKLET_REQUEUES;
 import static io.kdefer.KernelStats.Counter.TASKLET_RUNS;
-import static io.kdefer.tasklet.TaskletHarness.await;
-import static io.kdefer.tasklet.TaskletHarness.awaitWaiting;
-import static io.kdefer.tasklet.TaskletHarness.spinUntil;
+import static io.kdefer.testkit.Waits.await;
+import static io.kdefer.testkit.Waits.awaitWaiting;
+import static io.kdefer.testkit.Waits.spinUntil;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -469,7 +470,7 @@ class TaskletTest {
     private static void foreignSchedule(TaskletHarness h, Tasklet t) throws InterruptedException {
         Thread foreign = new Thread(() -> h.onCpu(1, t::schedule), "foreign");
         foreign.start();
-        io.kdefer.TestKernels.join(foreign);
+        io.kdefer.testkit.Waits.join(foreign);
     }
 
     /**
@@ -1080,9 +1081,9 @@ class TaskletTest {
             assertThat(runs).hasValue(3);
             assertThat(follower.runs).hasValue(1);
             assertThat(follower.cpus).containsExactly(0);
-            List<Reported> errors = h.takeErrors();
-            assertThat(errors).extracting(Reported::source).containsExactly(thrower, thrower);
-            assertThat(errors).extracting(Reported::error).containsExactly(boom, bang);
+            List<Report> errors = h.takeErrors();
+            assertThat(errors).extracting(Report::source).containsExactly(thrower, thrower);
+            assertThat(errors).extracting(Report::error).containsExactly(boom, bang);
             assertThat(h.kernel.stats().errors()).isEqualTo(2);
             assertThat(h.stat(0, TASKLET_RUNS)).isEqualTo(4);
         }

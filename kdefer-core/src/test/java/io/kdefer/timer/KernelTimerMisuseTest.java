@@ -1,5 +1,6 @@
 package io.kdefer.timer;
 
+import io.kdefer.testkit.TestKernels;
 import io.kdefer.Kernel;
 import io.kdefer.ManualClock;
 import org.junit.jupiter.api.AfterEach;
@@ -97,9 +98,9 @@ class KernelTimerMisuseTest {
 
     private Kernel kernel(boolean faithful) {
         clock = new ManualClock();
-        Kernel k = Kernel.builder().cpus(2).hz(1000).clock(clock).faithful(faithful)
+        Kernel k = TestKernels.track(Kernel.builder().cpus(2).hz(1000).clock(clock).faithful(faithful)
                 .errorHandler((source, error) -> errors.add(new Object[] {source, error}))
-                .build();
+                .build());
         kernels.add(k);
         return k;
     }

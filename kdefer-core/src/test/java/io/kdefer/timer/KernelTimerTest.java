@@ -1,5 +1,8 @@
 package io.kdefer.timer;
 
+import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.Waits;
+import io.kdefer.testkit.Worker;
 import io.kdefer.Kernel;
 import io.kdefer.KernelStats;
 import io.kdefer.ManualClock;
@@ -19,8 +22,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 
+import static io.kdefer.testkit.Waits.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -39,9 +42,9 @@ class KernelTimerTest {
     @BeforeEach
     void start() {
         clock = new ManualClock();
-        k = Kernel.builder().cpus(2).hz(1000).clock(clock)
+        k = TestKernels.track(Kernel.builder().cpus(2).hz(1000).clock(clock)
                 .errorHandler((source, error) -> errors.add(new Object[] {source, error}))
-                .build();
+                .build());
     }
 
     @AfterEach
@@ -49,7 +52,7 @@ class KernelTimerTest {
         try {
             releases.forEach(CountDownLatch::countDown);
             for (Worker w : workers) {
-                w.thread.join(TimeUnit.SECONDS.toMillis(30));
+                Worker.joinQuietly(w);
             }
         } finally {
             k.close();
@@ -80,7 +83,7 @@ class KernelTimerTest {
     }
 
     private Worker start(String name, Worker.Body body) {
-        Worker w = new Worker(name, body);
+        Worker w = Worker.start(name, body);
         workers.add(w);
         return w;
     }
@@ -89,46 +92,10 @@ class KernelTimerTest {
         return Collections.synchronizedList(new ArrayList<>());
     }
 
-    static void await(CountDownLatch latch) throws InterruptedException {
-        assertThat(latch.await(30, TimeUnit.SECONDS)).as("latch released").isTrue();
-    }
-
     /** Spins until {@code t} is parked on a kdefer wait queue (e.g. in deleteSync). */
     static void awaitWaitingOnWaitQueue(Thread t) {
-        while (!(t.getState() == Thread.State.WAITING && LockSupport.getBlocker(t) instanceof WaitQueue)) {
-            assertThat(t.isAlive()).as(t.getName() + " alive").isTrue();
-            assertThat(Thread.currentThread().isInterrupted()).as("test interrupted").isFalse();
-            Thread.onSpinWait();
-        }
-    }
-
-    /** A started thread whose failure is rethrown by {@link #join()}. */
-    static final class Worker {
-        interface Body {
-            void run() throws Exception;
-        }
-
-        final Thread thread;
-        private volatile Throwable failure;
-
-        Worker(String name, Body body) {
-            thread = new Thread(() -> {
-                try {
-                    body.run();
-                } catch (Throwable e) {
-                    failure = e;
-                }
-            }, name);
-            thread.start();
-        }
-
-        void join() throws InterruptedException {
-            thread.join(TimeUnit.SECONDS.toMillis(30));
-            assertThat(thread.isAlive()).as(thread.getName() + " finished").isFalse();
-            if (failure != null) {
-                throw new AssertionError(thread.getName() + " failed", failure);
-            }
-        }
+        Waits.awaitParkedOn(t, WaitQueue.class::isInstance);
+        assertThat(t.isAlive()).as(t.getName() + " alive").isTrue();
     }
 
     // ---------------------------------------------------------------- arming
@@ -410,14 +377,14 @@ class KernelTimerTest {
         // another tick while the first run is blocked: CPU 0 handles it now, CPU 1 after the release
         Worker ticker2 = start("ticker2", clock::tick);
         while (k.jiffies() != j + 3 || k.stats().get(0, KernelStats.Counter.TICKS) != 3) {
-            assertThat(ticker2.thread.isAlive()).isTrue();
+            assertThat(ticker2.isAlive()).isTrue();
             Thread.onSpinWait();
         }
         k.smpCallFunctionSingle(0, () -> { }, true);   // CPU 0's tick and its irq exit are done
         assertThat(cpus).containsExactly(1);
         release.countDown();
-        ticker.join();
-        ticker2.join();
+        ticker.joinAndCheck();
+        ticker2.joinAndCheck();
         clock.tick();
         assertThat(cpus).containsExactly(1, 1);
         assertThat(maxInside).hasValue(1);
@@ -506,12 +473,12 @@ class KernelTimerTest {
             result.set(k.workOnCpu(0, t::deleteSync));
             finishedAtReturn.set(finished.get());
         });
-        awaitWaitingOnWaitQueue(deleter.thread);
+        awaitWaitingOnWaitQueue(deleter);
         assertThat(result.get()).isNull();
         assertThat(finished).isFalse();
         release.countDown();
-        deleter.join();
-        ticker.join();
+        deleter.joinAndCheck();
+        ticker.joinAndCheck();
         assertThat(result.get()).as("it was not pending").isFalse();
         assertThat(finishedAtReturn).as("returned after the callback finished").isTrue();
         assertThat(t.deleteSyncTry()).isZero();
@@ -546,10 +513,10 @@ class KernelTimerTest {
         assertThat(t.isPending()).isTrue();
         AtomicReference<Boolean> result = new AtomicReference<>();
         Worker deleter = start("deleter", () -> result.set(t.deleteSync()));
-        awaitWaitingOnWaitQueue(deleter.thread);
+        awaitWaitingOnWaitQueue(deleter);
         release.countDown();
-        deleter.join();
-        ticker.join();
+        deleter.joinAndCheck();
+        ticker.joinAndCheck();
         assertThat(result.get()).isTrue();
         assertThat(t.isPending()).isFalse();
         clock.tick(20);
@@ -587,14 +554,10 @@ class KernelTimerTest {
             t.deleteSync();
             finishedAtReturn.set(finished.get());
         });
-        while (deleter.thread.isAlive()
-                && !(deleter.thread.getState() == Thread.State.WAITING
-                        && LockSupport.getBlocker(deleter.thread) instanceof WaitQueue)) {
-            Thread.onSpinWait();
-        }
+        Waits.awaitParkedOn(deleter, WaitQueue.class::isInstance);
         release.countDown();
-        deleter.join();
-        ticker.join();
+        deleter.joinAndCheck();
+        ticker.joinAndCheck();
         assertThat(finishedAtReturn).as("deleteSync returned after the callback finished").isTrue();
         assertThat(t.isPending()).isFalse();
     }
@@ -628,11 +591,11 @@ class KernelTimerTest {
         await(entered);
         AtomicReference<Boolean> result = new AtomicReference<>();
         Worker stopper = start("stopper", () -> result.set(t.shutdownSync()));
-        awaitWaitingOnWaitQueue(stopper.thread);
+        awaitWaitingOnWaitQueue(stopper);
         assertThat(reArm.get()).isNull();
         release.countDown();
         stopper.join();
-        ticker.join();
+        ticker.joinAndCheck();
         assertThat(result.get()).isFalse();
         assertThat(reArm.get()).isFalse();
         assertThat(t.isShutdown()).isTrue();
@@ -667,7 +630,7 @@ class KernelTimerTest {
         await(entered);
         assertThat(t.shutdown()).isFalse();
         release.countDown();
-        ticker.join();
+        ticker.joinAndCheck();
         assertThat(reArm.get()).isFalse();
         assertThat(t.isPending()).isFalse();
         clock.tick(20);
@@ -798,9 +761,9 @@ class KernelTimerTest {
         k.close();
         errors.clear();
         clock = new ManualClock();
-        k = Kernel.builder().cpus(2).hz(1000).clock(clock).timersOnClose(io.kdefer.TimerClosePolicy.RUN)
+        k = TestKernels.track(Kernel.builder().cpus(2).hz(1000).clock(clock).timersOnClose(io.kdefer.TimerClosePolicy.RUN)
                 .errorHandler((source, error) -> errors.add(new Object[] {source, error}))
-                .build();
+                .build());
         ClosingSet set = new ClosingSet();
         set.closing = true;
         k.close();

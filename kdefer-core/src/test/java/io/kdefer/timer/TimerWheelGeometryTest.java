@@ -1,5 +1,6 @@
 package io.kdefer.timer;
 
+import io.kdefer.testkit.TestKernels;
 import io.kdefer.Jiffies;
 import io.kdefer.Kernel;
 import io.kdefer.ManualClock;
@@ -249,7 +250,7 @@ class TimerWheelGeometryTest {
         List<Long> deltas = boundaryDeltas(maxLevel);
         deltas.removeIf(d -> d > lvlStart(maxLevel) + 1);
         ManualClock clock = new ManualClock();
-        try (Kernel k = Kernel.builder().cpus(2).hz(hz).clock(clock).build()) {
+        try (Kernel k = TestKernels.track(Kernel.builder().cpus(2).hz(hz).clock(clock).build())) {
             Map<String, Long> fired = new ConcurrentHashMap<>();
             Map<String, Integer> runs = new ConcurrentHashMap<>();
             Map<String, Integer> ranOn = new ConcurrentHashMap<>();
@@ -298,7 +299,7 @@ class TimerWheelGeometryTest {
     void highLevelAndClampedTimersSitInTheKernelsBucket(int hz) {
         int depth = depth(hz);
         ManualClock clock = new ManualClock();
-        try (Kernel k = Kernel.builder().cpus(1).hz(hz).clock(clock).build()) {
+        try (Kernel k = TestKernels.track(Kernel.builder().cpus(1).hz(hz).clock(clock).build())) {
             KernelTimer far = KernelTimer.setup(k, t -> { });
             KernelTimer near = KernelTimer.setup(k, t -> { });
             TimerEngine engine = TimerEngine.of(Secrets.runtime(k));
@@ -337,7 +338,7 @@ class TimerWheelGeometryTest {
     void item117LatenessBoundAtHz1000And250(int hz) {
         long timeoutMs = hz == 1000 ? 100 : 1000;
         ManualClock clock = new ManualClock();
-        try (Kernel k = Kernel.builder().cpus(1).hz(hz).clock(clock).build()) {
+        try (Kernel k = TestKernels.track(Kernel.builder().cpus(1).hz(hz).clock(clock).build())) {
             long timeout = k.msecsToJiffies(timeoutMs);
             assertThat(timeout).isEqualTo(hz == 1000 ? 100 : 250);
             Map<Long, Long> fired = new ConcurrentHashMap<>();
@@ -370,7 +371,7 @@ class TimerWheelGeometryTest {
     @Test
     void sameTickHigherLevelFirstAndLifoWithinABucket() {
         ManualClock clock = new ManualClock();
-        try (Kernel k = Kernel.builder().cpus(2).hz(1000).clock(clock).build()) {
+        try (Kernel k = TestKernels.track(Kernel.builder().cpus(2).hz(1000).clock(clock).build())) {
             ConcurrentLinkedQueue<String> order = new ConcurrentLinkedQueue<>();
             Map<String, Long> at = new ConcurrentHashMap<>();
             long t = (((k.jiffies() + 600) >> 6) + 1) << 6;

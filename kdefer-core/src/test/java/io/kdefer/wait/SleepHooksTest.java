@@ -1,12 +1,12 @@
 package io.kdefer.wait;
 
-import io.kdefer.TestKernels;
 import io.kdefer.internal.KThread;
 import io.kdefer.internal.Secrets;
 import io.kdefer.internal.TaskSleep;
 import io.kdefer.internal.WaitQueue;
 import io.kdefer.irq.IrqReturn;
 import io.kdefer.irq.Irqs;
+import io.kdefer.testkit.Waits;
 import io.kdefer.wait.WaitHarness.RecordingHooks;
 import io.kdefer.wait.WaitHarness.Waiter;
 import org.junit.jupiter.api.AfterEach;
@@ -153,15 +153,15 @@ class SleepHooksTest {
             return IrqReturn.HANDLED;
         }, "hooks", dev);
         irqs.raise(9);
-        TestKernels.awaitCondition(() -> irqThread.get() != null, "the irq thread ran");
+        Waits.spinUntil(() -> irqThread.get() != null, "the irq thread ran");
         Thread t = irqThread.get();
         assertThat(t).isInstanceOf(KThread.class);
-        TestKernels.awaitCondition(() -> t.getState() == Thread.State.WAITING
+        Waits.spinUntil(() -> t.getState() == Thread.State.WAITING
                 && LockSupport.getBlocker(t) == c, "the irq thread waits on the completion");
         assertThat(((KThread) t).sleepHooks()).isSameAs(hooks);
         assertThat(hooks.events()).containsExactly("sleeping");
         c.complete();
-        TestKernels.await(finished, "the thread function returned");
+        Waits.await(finished, "the thread function returned");
         assertThat(failure.get()).isNull();
         assertThat(hooks.events()).containsExactly("sleeping", "running");
         irqs.freeIrq(9, dev);

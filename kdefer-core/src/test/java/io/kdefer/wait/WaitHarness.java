@@ -2,10 +2,11 @@ package io.kdefer.wait;
 
 import io.kdefer.Kernel;
 import io.kdefer.ManualClock;
-import io.kdefer.TestKernels;
-import io.kdefer.TestKernels.CollectingErrors;
 import io.kdefer.internal.SleepHooks;
 import io.kdefer.internal.TaskSleep;
+import io.kdefer.testkit.CollectingErrors;
+import io.kdefer.testkit.TestKernels;
+import io.kdefer.testkit.Waits;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +28,7 @@ final class WaitHarness implements AutoCloseable {
     private final List<Waiter> waiters = new ArrayList<>();
 
     WaitHarness(int cpus) {
-        kernel = TestKernels.manual(cpus, errors).build();
+        kernel = TestKernels.track(TestKernels.manual(cpus, errors).build());
         clock = TestKernels.clock(kernel);
     }
 
@@ -89,7 +90,7 @@ final class WaitHarness implements AutoCloseable {
 
         /** Spins until the waiter is parked on {@code blocker} (it registered and sleeps), or ended. */
         Waiter awaitParkedOn(Object blocker) {
-            TestKernels.awaitCondition(() -> !thread.isAlive()
+            Waits.spinUntil(() -> !thread.isAlive()
                     || (thread.getState() == Thread.State.WAITING && LockSupport.getBlocker(thread) == blocker),
                     thread.getName() + " parked on " + blocker);
             return this;
@@ -101,7 +102,7 @@ final class WaitHarness implements AutoCloseable {
 
         /** Joins the waiter and returns what its call returned; fails if it threw. */
         long join() throws InterruptedException {
-            TestKernels.join(thread);
+            Waits.join(thread);
             if (failure.get() != null) {
                 throw new AssertionError(thread.getName() + " failed", failure.get());
             }
@@ -110,7 +111,7 @@ final class WaitHarness implements AutoCloseable {
 
         /** Joins the waiter and returns what its call threw; fails if it returned. */
         Throwable joinFailure() throws InterruptedException {
-            TestKernels.join(thread);
+            Waits.join(thread);
             assertThat(failure.get()).as(thread.getName() + " threw").isNotNull();
             return failure.get();
         }
@@ -142,7 +143,7 @@ final class WaitHarness implements AutoCloseable {
                     clock.tick();
                     Thread.onSpinWait();
                 }
-                TestKernels.join(w.thread);
+                Waits.join(w.thread);
             }
             errors.assertNone();
         } finally {

@@ -1,6 +1,6 @@
 package io.kdefer.wait;
 
-import io.kdefer.TestKernels;
+import io.kdefer.testkit.Waits;
 import io.kdefer.wait.WaitHarness.Waiter;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -80,7 +80,7 @@ class WaitQueueHeadTest {
         }).awaitParkedOn(wq);
         int before = checks.get();
         wq.wakeUp();
-        TestKernels.awaitCondition(() -> checks.get() > before && wq.waitqueueActive(),
+        Waits.spinUntil(() -> checks.get() > before && wq.waitqueueActive(),
                 "the waiter re-checked and registered again");
         w.awaitParkedOn(wq);
         assertThat(w.ended()).isFalse();
@@ -135,7 +135,7 @@ class WaitQueueHeadTest {
         first.set(true);
         wq.wakeUp();
         a.join();
-        TestKernels.awaitCondition(wq::waitqueueActive, "b registered again");
+        Waits.spinUntil(wq::waitqueueActive, "b registered again");
         b.awaitParkedOn(wq);
         assertThat(b.ended()).isFalse();
         second.set(true);

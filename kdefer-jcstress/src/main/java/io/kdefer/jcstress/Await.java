@@ -1,28 +1,16 @@
 package io.kdefer.jcstress;
 
 import io.kdefer.tasklet.Tasklet;
+import io.kdefer.testkit.BoundedSpin;
 
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
 
 /**
- * Bounded waits for arbiters: "the run that must follow has happened". A liveness check, not a
- * timing assumption: the budget is generous, and running out of it is reported as a FORBIDDEN
- * outcome (TIMEOUT) rather than waited out.
- *
- * <p>After the first timeout in a JVM the budget shrinks, so that a core that lost a run does not
- * make every later state of the test wait the full budget too.
+ * The arbiters' wait for "the run that must follow has happened", on the testkit's
+ * {@link BoundedSpin}: running out of its budget is reported as {@link BoundedSpin#TIMEOUT}, a
+ * FORBIDDEN outcome, rather than waited out.
  */
 final class Await {
-    /** Returned in place of an observation when the awaited run never came. */
-    static final int TIMEOUT = -1;
-
-    private static final long BUDGET_NANOS = TimeUnit.SECONDS.toNanos(5);
-    private static final long BUDGET_AFTER_TIMEOUT_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
-
-    private static volatile boolean timedOut;
-
     private Await() {
     }
 
@@ -32,51 +20,6 @@ final class Await {
      * further run can start without a new schedule. Returns false when the budget ran out.
      */
     static boolean quiescent(Tasklet tasklet, IntSupplier runs, int expectedRuns) {
-        long start = System.nanoTime();
-        long budget = timedOut ? BUDGET_AFTER_TIMEOUT_NANOS : BUDGET_NANOS;
-        for (int i = 1; ; i++) {
-            if (runs.getAsInt() >= expectedRuns && !tasklet.isScheduled() && !tasklet.isRunning()) {
-                return true;
-            }
-            if ((i & 63) == 0) {
-                if (System.nanoTime() - start > budget) {
-                    timedOut = true;
-                    return false;
-                }
-                Thread.yield();   // two host CPUs: let ksoftirqd have one
-            } else {
-                Thread.onSpinWait();
-            }
-        }
-    }
-
-    /**
-     * Waits until {@code done} holds; false when the budget ran out. The caller reports running out
-     * as a FORBIDDEN outcome.
-     */
-    static boolean until(BooleanSupplier done) {
-        long start = System.nanoTime();
-        long budget = timedOut ? BUDGET_AFTER_TIMEOUT_NANOS : BUDGET_NANOS;
-        for (int i = 1; ; i++) {
-            if (done.getAsBoolean()) {
-                return true;
-            }
-            if ((i & 63) == 0) {
-                if (System.nanoTime() - start > budget) {
-                    timedOut = true;
-                    return false;
-                }
-                Thread.yield();   // two host CPUs: let the other actor have one
-            } else {
-                Thread.onSpinWait();
-            }
-        }
-    }
-
-    /** Busy-waits about {@code n} spin hints: widens a callback's window without sleeping. */
-    static void spin(int n) {
-        for (int i = 0; i < n; i++) {
-            Thread.onSpinWait();
-        }
+        return BoundedSpin.until(() -> runs.getAsInt() >= expectedRuns && !tasklet.isScheduled() && !tasklet.isRunning());
     }
 }

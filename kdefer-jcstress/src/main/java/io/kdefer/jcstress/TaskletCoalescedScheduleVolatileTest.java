@@ -1,5 +1,6 @@
 package io.kdefer.jcstress;
 
+import io.kdefer.testkit.BoundedSpin;
 import io.kdefer.tasklet.Tasklet;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
@@ -76,7 +77,7 @@ public class TaskletCoalescedScheduleVolatileTest {
     public void arbiter(IIII_Result r) {
         int owed = r.r1 + r.r2;
         if (!Await.quiescent(tasklet, runs::get, owed)) {
-            r.r3 = r.r4 = Await.TIMEOUT;
+            r.r3 = r.r4 = BoundedSpin.TIMEOUT;
         } else if (runs.get() != owed) {
             r.r3 = r.r4 = -2;
         } else {

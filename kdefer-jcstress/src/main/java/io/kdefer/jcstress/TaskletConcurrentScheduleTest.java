@@ -1,5 +1,6 @@
 package io.kdefer.jcstress;
 
+import io.kdefer.testkit.BoundedSpin;
 import io.kdefer.tasklet.Tasklet;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
@@ -56,6 +57,6 @@ public class TaskletConcurrentScheduleTest {
     @Arbiter
     public void arbiter(ZZI_Result r) {
         int owed = (r.r1 ? 1 : 0) + (r.r2 ? 1 : 0);
-        r.r3 = Await.quiescent(tasklet, runs::get, owed) ? runs.get() : Await.TIMEOUT;
+        r.r3 = Await.quiescent(tasklet, runs::get, owed) ? runs.get() : BoundedSpin.TIMEOUT;
     }
 }

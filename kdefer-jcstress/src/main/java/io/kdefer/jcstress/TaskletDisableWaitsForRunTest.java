@@ -1,5 +1,6 @@
 package io.kdefer.jcstress;
 
+import io.kdefer.testkit.BoundedSpin;
 import io.kdefer.tasklet.Tasklet;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
@@ -67,7 +68,7 @@ public class TaskletDisableWaitsForRunTest {
     private void callback() {
         started.incrementAndGet();
         data = 1;
-        Await.spin(CALLBACK_SPINS);
+        BoundedSpin.spin(CALLBACK_SPINS);
         finished.incrementAndGet();
     }
 
@@ -82,13 +83,13 @@ public class TaskletDisableWaitsForRunTest {
         r.r1 = data;
         r.r2 = started.get();
         r.r3 = finished.get();
-        Await.spin(DISABLED_SPINS);
+        BoundedSpin.spin(DISABLED_SPINS);
         r.r4 = started.get();
         tasklet.enable();
     }
 
     @Arbiter
     public void arbiter(IIIII_Result r) {
-        r.r5 = Await.quiescent(tasklet, started::get, 1) ? finished.get() : Await.TIMEOUT;
+        r.r5 = Await.quiescent(tasklet, started::get, 1) ? finished.get() : BoundedSpin.TIMEOUT;
     }
 }

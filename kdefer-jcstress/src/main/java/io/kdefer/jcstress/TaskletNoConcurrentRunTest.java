@@ -1,5 +1,6 @@
 package io.kdefer.jcstress;
 
+import io.kdefer.testkit.BoundedSpin;
 import io.kdefer.tasklet.Tasklet;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
@@ -59,7 +60,7 @@ public class TaskletNoConcurrentRunTest {
     private void callback() {
         int now = active.incrementAndGet();
         maxActive.accumulateAndGet(now, Math::max);
-        Await.spin(CALLBACK_SPINS);
+        BoundedSpin.spin(CALLBACK_SPINS);
         runs.incrementAndGet();
         active.decrementAndGet();
     }
@@ -95,7 +96,7 @@ public class TaskletNoConcurrentRunTest {
         int owed = (r.r1 & 1) + (r.r2 & 1);
         int met = (r.r1 | r.r2) >> 1;
         r.r1 = owed;
-        r.r2 = Await.quiescent(tasklet, runs::get, owed) ? runs.get() : Await.TIMEOUT;
+        r.r2 = Await.quiescent(tasklet, runs::get, owed) ? runs.get() : BoundedSpin.TIMEOUT;
         r.r3 = maxActive.get();
         r.r4 = met;
     }

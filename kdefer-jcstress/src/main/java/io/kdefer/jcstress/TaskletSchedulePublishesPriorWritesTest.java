@@ -1,5 +1,6 @@
 package io.kdefer.jcstress;
 
+import io.kdefer.testkit.BoundedSpin;
 import io.kdefer.tasklet.Tasklet;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
@@ -60,7 +61,7 @@ public class TaskletSchedulePublishesPriorWritesTest {
         if (Await.quiescent(tasklet, runs::get, 1)) {
             r.r2 = seen;
         } else {
-            r.r2 = Await.TIMEOUT;
+            r.r2 = BoundedSpin.TIMEOUT;
         }
         r.r3 = runs.get();
     }

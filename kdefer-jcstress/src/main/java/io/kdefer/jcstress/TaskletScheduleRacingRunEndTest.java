@@ -1,5 +1,6 @@
 package io.kdefer.jcstress;
 
+import io.kdefer.testkit.BoundedSpin;
 import io.kdefer.tasklet.Tasklet;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
@@ -65,10 +66,10 @@ public class TaskletScheduleRacingRunEndTest {
     private int lastSeen = -1;   // written by the callback, published by the increment of runs
 
     private void callback() {
-        Await.spin(CALLBACK_SPINS);
+        BoundedSpin.spin(CALLBACK_SPINS);
         lastSeen = flag;
         runs.incrementAndGet();
-        Await.spin(CALLBACK_SPINS);
+        BoundedSpin.spin(CALLBACK_SPINS);
     }
 
     @Actor
@@ -90,7 +91,7 @@ public class TaskletScheduleRacingRunEndTest {
     public void arbiter(IIII_Result r) {
         int owed = r.r1 + r.r2;
         if (!Await.quiescent(tasklet, runs::get, owed)) {
-            r.r4 = Await.TIMEOUT;
+            r.r4 = BoundedSpin.TIMEOUT;
         } else {
             r.r4 = runs.get() == owed ? lastSeen : EXTRA_RUN;
         }

@@ -1,6 +1,7 @@
 package io.kdefer.jcstress;
 
 import io.kdefer.internal.WaitQueue;
+import io.kdefer.testkit.BoundedSpin;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
@@ -48,7 +49,7 @@ public class WaitQueueNoLostWakeupTest {
     public void waker(II_Result r) {
         done = 1;
         wq.wakeAll(key);
-        if (Await.until(() -> returned)) {
+        if (BoundedSpin.until(() -> returned)) {
             r.r1 = 1;
             return;
         }

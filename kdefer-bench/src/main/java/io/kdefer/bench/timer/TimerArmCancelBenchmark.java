@@ -1,5 +1,7 @@
 package io.kdefer.bench.timer;
 
+import io.kdefer.IdleStrategy;
+import io.kdefer.testkit.TestKernels;
 import io.kdefer.Kernel;
 import io.kdefer.ManualClock;
 import io.kdefer.bench.support.AtomicWord;
@@ -83,8 +85,8 @@ public class TimerArmCancelBenchmark {
 
         @Setup(Level.Trial)
         public void setUp(BenchmarkParams params) {
-            clock = new ManualClock();
-            kernel = TimerWorkload.manualKernel(clock);
+            kernel = TimerWorkload.manualKernel(IdleStrategy.park());
+            clock = TestKernels.clock(kernel);
             others = TimerWorkload.armKdefer(kernel, TimerWorkload.otherDelays(pending));
             timer = KernelTimer.setup(kernel, TimerWorkload.NEVER_FIRES);
             long now = kernel.jiffies();

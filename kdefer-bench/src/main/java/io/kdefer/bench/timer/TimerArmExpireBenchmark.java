@@ -1,9 +1,9 @@
 package io.kdefer.bench.timer;
 
+import io.kdefer.testkit.TestKernels;
 import io.kdefer.IdleStrategy;
 import io.kdefer.Kernel;
 import io.kdefer.ManualClock;
-import io.kdefer.TimerClosePolicy;
 import io.kdefer.timer.KernelTimer;
 import org.agrona.DeadlineTimerWheel;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -78,15 +78,8 @@ public class TimerArmExpireBenchmark {
 
         @Setup(Level.Trial)
         public void setUp() {
-            clock = new ManualClock();
-            kernel = Kernel.builder()
-                    .cpus(1)
-                    .hz(TimerWorkload.HZ)
-                    .clock(clock)
-                    .idleStrategy("spin".equals(idle) ? IdleStrategy.spin() : IdleStrategy.park())
-                    .timersOnClose(TimerClosePolicy.REPORT)
-                    .errorHandler((source, error) -> { })
-                    .build();
+            kernel = TimerWorkload.manualKernel("spin".equals(idle) ? IdleStrategy.spin() : IdleStrategy.park());
+            clock = TestKernels.clock(kernel);
             timers = new KernelTimer[BATCH];
             AtomicLong counter = fired;
             for (int i = 0; i < BATCH; i++) {

@@ -1,7 +1,7 @@
 package io.kdefer.bench.timer;
 
+import io.kdefer.IdleStrategy;
 import io.kdefer.Kernel;
-import io.kdefer.ManualClock;
 import io.kdefer.timer.KernelTimer;
 import io.netty.util.HashedWheelTimer;
 import io.netty.util.Timeout;
@@ -70,8 +70,7 @@ public final class TimerMemoryFootprint {
         long before = liveHeap();
         KernelTimer[] timers = new KernelTimer[n];
         long afterHolder = liveHeap();
-        ManualClock clock = new ManualClock();
-        Kernel kernel = TimerWorkload.manualKernel(clock);
+        Kernel kernel = TimerWorkload.manualKernel(IdleStrategy.park());
         // the kernel (with its timer wheels, two per CPU) is counted apart from the timers
         KernelTimer first = KernelTimer.setup(kernel, TimerWorkload.NEVER_FIRES);
         long afterKernel = liveHeap();

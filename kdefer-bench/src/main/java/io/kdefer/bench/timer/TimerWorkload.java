@@ -1,7 +1,8 @@
 package io.kdefer.bench.timer;
 
+import io.kdefer.IdleStrategy;
+import io.kdefer.testkit.TestKernels;
 import io.kdefer.Kernel;
-import io.kdefer.ManualClock;
 import io.kdefer.TimerClosePolicy;
 import io.kdefer.timer.KernelTimer;
 
@@ -76,16 +77,15 @@ final class TimerWorkload {
     }
 
     /**
-     * A one-CPU kernel on a manual clock that the caller ticks (or never ticks). Its error handler
-     * ignores what it is given, so that a timer still armed at close is not logged.
+     * A one-CPU kernel on a manual clock ({@link TestKernels#clock}) that the caller ticks (or
+     * never ticks), with the given idle strategy. Its error handler ignores what it is given, so
+     * that a timer still armed at close is not logged.
      */
-    static Kernel manualKernel(ManualClock clock) {
-        return Kernel.builder()
-                .cpus(1)
+    static Kernel manualKernel(IdleStrategy idle) {
+        return TestKernels.manual(1, (source, error) -> { })
                 .hz(HZ)
-                .clock(clock)
+                .idleStrategy(idle)
                 .timersOnClose(TimerClosePolicy.REPORT)
-                .errorHandler((source, error) -> { })
                 .build();
     }
 

@@ -1,7 +1,7 @@
 package io.kdefer.jcstress.close;
 
 import io.kdefer.Kernel;
-import io.kdefer.ManualClock;
+import io.kdefer.testkit.TestKernels;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
@@ -33,15 +33,11 @@ final class FreshKernel {
     }
 
     FreshKernel(int cpus) {
-        kernel = Kernel.builder()
-                .cpus(cpus)
-                .clock(new ManualClock())
-                .errorHandler((source, error) -> {
-                    if (source == subject) {
-                        served.incrementAndGet();
-                    }
-                })
-                .build();
+        kernel = TestKernels.manual(cpus, (source, error) -> {
+            if (source == subject) {
+                served.incrementAndGet();
+            }
+        }).build();
     }
 
     /** The state's callback ran. */

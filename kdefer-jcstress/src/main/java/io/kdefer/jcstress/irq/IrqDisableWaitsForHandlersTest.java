@@ -1,5 +1,6 @@
 package io.kdefer.jcstress.irq;
 
+import io.kdefer.testkit.BoundedSpin;
 import io.kdefer.irq.IrqFlag;
 import io.kdefer.irq.IrqReturn;
 import org.openjdk.jcstress.annotations.Actor;
@@ -146,9 +147,9 @@ public class IrqDisableWaitsForHandlersTest {
     /** Keeps a handler inside its body until the actor is about to disable, and a bit longer. */
     private static void linger(int phase) {
         if (holdIn == phase) {
-            IrqKernel.await(() -> released);
+            BoundedSpin.until(() -> released);
         }
-        IrqKernel.spin(LINGER_SPINS);
+        BoundedSpin.spin(LINGER_SPINS);
     }
 
     private final int phase = Math.floorMod(NEXT_PHASE.getAndIncrement(), PHASES);
@@ -166,10 +167,10 @@ public class IrqDisableWaitsForHandlersTest {
 
         K.irqs.raise(IRQ);
         final AtomicInteger mark = PHASE_MARKS[phase];
-        final boolean reached = mark == null || IrqKernel.await(() -> mark.get() != 0);
+        final boolean reached = mark == null || BoundedSpin.until(() -> mark.get() != 0);
         released = true;
         if (!reached) {
-            r.r1 = IrqKernel.TIMEOUT;
+            r.r1 = BoundedSpin.TIMEOUT;
             return;
         }
         K.irqs.disableIrq(IRQ);
@@ -184,19 +185,19 @@ public class IrqDisableWaitsForHandlersTest {
         }
         final int probes = PROBES.get();
         K.irqs.raise(PROBE_IRQ);
-        if (IrqKernel.await(() -> PROBES.get() != probes)) {
+        if (BoundedSpin.until(() -> PROBES.get() != probes)) {
             r.r6 = PRIMARY_ENTERED.get() + THREAD_STARTED.get() - entered - started;
         } else {
-            r.r6 = IrqKernel.TIMEOUT;
+            r.r6 = BoundedSpin.TIMEOUT;
         }
         K.irqs.enableIrq(IRQ);
 
         final int expected = entered + 1;
-        if (IrqKernel.await(() -> THREAD_FINISHED.get() >= expected)) {
+        if (BoundedSpin.until(() -> THREAD_FINISHED.get() >= expected)) {
             K.irqs.synchronizeIrq(IRQ);
             r.r7 = THREAD_FINISHED.get();
         } else {
-            r.r7 = IrqKernel.TIMEOUT;
+            r.r7 = BoundedSpin.TIMEOUT;
         }
         r.r1 = phase;
     }

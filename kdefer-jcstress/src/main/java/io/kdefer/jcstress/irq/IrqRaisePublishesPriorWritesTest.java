@@ -1,5 +1,6 @@
 package io.kdefer.jcstress.irq;
 
+import io.kdefer.testkit.BoundedSpin;
 import io.kdefer.irq.IrqReturn;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.JCStressTest;
@@ -76,11 +77,11 @@ public class IrqRaisePublishesPriorWritesTest {
         final int before = HANDLED.get();
         x = token;
         K.irqs.raise(IRQ);
-        if (IrqKernel.await(() -> HANDLED.get() != before)) {
+        if (BoundedSpin.until(() -> HANDLED.get() != before)) {
             r.r1 = seen == token ? 1 : 0;
             r.r2 = HANDLED.get() - before;
         } else {
-            r.r1 = IrqKernel.TIMEOUT;
+            r.r1 = BoundedSpin.TIMEOUT;
             r.r2 = 0;
         }
     }

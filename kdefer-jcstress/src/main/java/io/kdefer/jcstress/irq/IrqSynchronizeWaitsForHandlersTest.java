@@ -1,5 +1,6 @@
 package io.kdefer.jcstress.irq;
 
+import io.kdefer.testkit.BoundedSpin;
 import io.kdefer.irq.IrqReturn;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.JCStressTest;
@@ -114,9 +115,9 @@ public class IrqSynchronizeWaitsForHandlersTest {
     /** Keeps a handler inside its body until the actor is about to synchronize, and a bit longer. */
     private static void linger(int phase) {
         if (holdIn == phase) {
-            IrqKernel.await(() -> released);
+            BoundedSpin.until(() -> released);
         }
-        IrqKernel.spin(LINGER_SPINS);
+        BoundedSpin.spin(LINGER_SPINS);
     }
 
     private final int phase = Math.floorMod(NEXT_PHASE.getAndIncrement(), PHASES);
@@ -134,10 +135,10 @@ public class IrqSynchronizeWaitsForHandlersTest {
 
         K.irqs.raise(IRQ);
         final AtomicInteger mark = PHASE_MARKS[phase];
-        final boolean reached = IrqKernel.await(() -> mark.get() != 0);
+        final boolean reached = BoundedSpin.until(() -> mark.get() != 0);
         released = true;
         if (!reached) {
-            r.r1 = IrqKernel.TIMEOUT;
+            r.r1 = BoundedSpin.TIMEOUT;
             return;
         }
         K.irqs.synchronizeIrq(IRQ);

@@ -1,5 +1,6 @@
 package io.kdefer.jcstress.irq;
 
+import io.kdefer.testkit.BoundedSpin;
 import io.kdefer.irq.IrqReturn;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.JCStressTest;
@@ -90,8 +91,8 @@ public class IrqWakeThreadPublishesWritesTest {
         final int before = THREAD_RUNS.get();
         x = token;
         K.irqs.raise(IRQ);
-        if (!IrqKernel.await(() -> THREAD_RUNS.get() != before)) {
-            r.r1 = IrqKernel.TIMEOUT;
+        if (!BoundedSpin.until(() -> THREAD_RUNS.get() != before)) {
+            r.r1 = BoundedSpin.TIMEOUT;
             return;
         }
         final int p = primarySawX;

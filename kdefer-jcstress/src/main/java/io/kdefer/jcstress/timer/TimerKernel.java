@@ -1,7 +1,9 @@
 package io.kdefer.jcstress.timer;
 
+import io.kdefer.ErrorHandler;
 import io.kdefer.Kernel;
 import io.kdefer.ManualClock;
+import io.kdefer.testkit.TestKernels;
 
 /**
  * One kernel with a manual clock shared by every state of a test class: a kernel starts threads,
@@ -9,8 +11,8 @@ import io.kdefer.ManualClock;
  * each test tolerates: its outcome depends on its own timer only.
  */
 final class TimerKernel {
-    final ManualClock clock = new ManualClock();
-    final Kernel kernel = Kernel.builder().cpus(2).hz(1000).clock(clock).build();
+    final Kernel kernel = TestKernels.manual(2, ErrorHandler.logging()).build();
+    final ManualClock clock = TestKernels.clock(kernel);
 
     TimerKernel() {
         Runtime.getRuntime().addShutdownHook(new Thread(kernel::close, "kdefer-jcstress-close"));
