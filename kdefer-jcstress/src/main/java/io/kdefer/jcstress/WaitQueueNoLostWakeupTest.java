@@ -57,7 +57,7 @@ public class WaitQueueNoLostWakeupTest {
         // machine) returns by itself, since done == 1; only one parked on the queue is lost.
         while (!returned) {
             if (parkedOnQueue()) {
-                r.r1 = Await.TIMEOUT;
+                r.r1 = BoundedSpin.TIMEOUT;
                 while (!returned) {   // rescue it, so that the run can go on to the next state
                     LockSupport.unpark(waiterThread);
                     Thread.yield();
