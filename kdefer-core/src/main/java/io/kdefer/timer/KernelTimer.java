@@ -172,7 +172,7 @@ public final class KernelTimer {
         boolean earliest;
         boolean section = false;
         try {
-            if (function() == null) {
+            if (functionAcquire() == null) {
                 return;
             }
             b.detachIfPending(this);
@@ -183,7 +183,7 @@ public final class KernelTimer {
                 b = migrate(b, target);
             }
             b.forward(rt.clock.jiffies());
-            setExpires(expires);
+            setExpiresRelease(expires);
             earliest = b.add(this);
         } finally {
             b.unlock();
@@ -234,7 +234,7 @@ public final class KernelTimer {
                 return true;
             }
             b = lockBaseAdmitted(rt, ctx);
-            if (function() == null) {
+            if (functionAcquire() == null) {
                 b.unlock();
                 return false;
             }
@@ -249,14 +249,14 @@ public final class KernelTimer {
             if (idx == indexPlain()) {
                 // same bucket: only the stored expiry changes; it still fires with the bucket
                 if ((options & MOD_REDUCE) == 0 || expiresPlain() - expires > 0) {
-                    setExpires(expires);
+                    setExpiresRelease(expires);
                 }
                 b.unlock();
                 return true;
             }
         } else {
             b = lockBaseAdmitted(rt, ctx);
-            if (function() == null) {
+            if (functionAcquire() == null) {
                 b.unlock();
                 return false;
             }
@@ -277,7 +277,7 @@ public final class KernelTimer {
                 b = migrate(b, target);
                 b.forward(rt.clock.jiffies());
             }
-            setExpires(expires);
+            setExpiresRelease(expires);
             if (idx >= 0 && clk == b.clk) {
                 earliest = b.enqueue(this, idx, bucketExpiry);
             } else {
@@ -463,7 +463,7 @@ public final class KernelTimer {
 
     /** True after {@link #shutdown()} or {@link #shutdownSync()}. */
     public boolean isShutdown() {
-        return function() == null;
+        return functionAcquire() == null;
     }
 
     /** The flags given to {@link #setup}. */
@@ -483,7 +483,7 @@ public final class KernelTimer {
 
     @Override
     public String toString() {
-        Consumer<KernelTimer> fn = function();
+        Consumer<KernelTimer> fn = functionAcquire();
         return "KernelTimer@" + Integer.toHexString(System.identityHashCode(this))
                 + "[" + (fn == null ? "shut down" : fn.getClass().getName())
                 + (isPending() ? " pending expires=" + expires() : " inactive") + " cpu=" + cpu() + "]";
@@ -507,7 +507,7 @@ public final class KernelTimer {
     }
 
     @SuppressWarnings("unchecked")
-    Consumer<KernelTimer> function() {
+    Consumer<KernelTimer> functionAcquire() {
         return (Consumer<KernelTimer>) FUNCTION.getAcquire(this);
     }
 
@@ -519,7 +519,7 @@ public final class KernelTimer {
         return (long) EXPIRES.getAcquire(this);
     }
 
-    void setExpires(long e) {
+    void setExpiresRelease(long e) {
         EXPIRES.setRelease(this, e);
     }
 
@@ -527,7 +527,7 @@ public final class KernelTimer {
         return index;
     }
 
-    void setIndex(int i) {
+    void setIndexRelease(int i) {
         INDEX.setRelease(this, i);
     }
 

@@ -58,17 +58,17 @@ final class TimerEngine implements TimerHooks {
     @Override
     public long nextWakeup(int cpu) {
         TimerWheel w = normal[cpu];
-        long next = w.nextExpiryAcquire();
+        long next = w.nextExpiryVolatile();
         return next == Long.MAX_VALUE ? next : w.nextExpiryExact();
     }
 
     @Override
     public long nextWakeupHint(int cpu) {
-        return normal[cpu].nextExpiryAcquire();
+        return normal[cpu].nextExpiryVolatile();
     }
 
     private static boolean due(TimerWheel w, long jiffies) {
-        long next = w.nextExpiryAcquire();
+        long next = w.nextExpiryVolatile();
         return next != Long.MAX_VALUE && jiffies - next >= 0;
     }
 
@@ -78,7 +78,7 @@ final class TimerEngine implements TimerHooks {
      * with a manual clock the ticks come from the clock.
      */
     void kick(TimerWheel w) {
-        if (!w.deferrable && rt.clock.nanoTimeOf(w.nextExpiryAcquire()) != 0) {
+        if (!w.deferrable && rt.clock.nanoTimeOf(w.nextExpiryVolatile()) != 0) {
             rt.kickCpu(w.cpu);
         }
     }
@@ -108,8 +108,8 @@ final class TimerEngine implements TimerHooks {
 
     @Override
     public boolean anyArmed(int cpu) {
-        return normal[cpu].nextExpiryAcquire() != Long.MAX_VALUE
-                || deferrable[cpu].nextExpiryAcquire() != Long.MAX_VALUE;
+        return normal[cpu].nextExpiryVolatile() != Long.MAX_VALUE
+                || deferrable[cpu].nextExpiryVolatile() != Long.MAX_VALUE;
     }
 
     /**
@@ -131,7 +131,7 @@ final class TimerEngine implements TimerHooks {
             } finally {
                 w.unlock();
             }
-            Consumer<KernelTimer> fn = t.function();
+            Consumer<KernelTimer> fn = t.functionAcquire();
             t.shutdownForClose();
             try {
                 if (fn == null) {
@@ -163,7 +163,7 @@ final class TimerEngine implements TimerHooks {
 
     /** {@code __run_timer_base()} / {@code __run_timers()}. */
     private void runTimers(TimerWheel w, CpuContext ctx) {
-        long next = w.nextExpiryAcquire();
+        long next = w.nextExpiryVolatile();
         if (next == Long.MAX_VALUE || rt.clock.jiffies() - next < 0) {
             return;
         }
@@ -199,7 +199,7 @@ final class TimerEngine implements TimerHooks {
             }
             w.running = t;
             w.detachIfPending(t);
-            Consumer<KernelTimer> fn = t.function();
+            Consumer<KernelTimer> fn = t.functionAcquire();
             if (fn == null) {
                 w.running = null;
                 continue;

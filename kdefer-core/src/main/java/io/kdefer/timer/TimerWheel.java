@@ -201,7 +201,7 @@ final class TimerWheel {
         }
         heads[idx] = t;
         pendingMap[idx >>> LVL_BITS] |= 1L << (idx & LVL_MASK);
-        t.setIndex(idx);
+        t.setIndexRelease(idx);
         if (bucketExpiry - nextExpiry < 0 || !timersPending) {
             nextExpiry = bucketExpiry;
             nextExpiryRecalc = false;
@@ -247,7 +247,7 @@ final class TimerWheel {
         }
         t.next = null;
         t.prev = null;
-        t.setIndex(-1);
+        t.setIndexRelease(-1);
     }
 
     // ---------------------------------------------------------------- expiry
@@ -270,7 +270,7 @@ final class TimerWheel {
                 heads[idx] = null;
                 expiring[levels] = list;
                 for (KernelTimer t = list; t != null; t = t.next) {
-                    t.setIndex(heads.length + levels);
+                    t.setIndexRelease(heads.length + levels);
                 }
                 levels++;
             }
@@ -350,7 +350,7 @@ final class TimerWheel {
      * The next expiry as of the last change, {@link Long#MAX_VALUE} when no timer is pending. May
      * be early after a removal: the expiry path then finds nothing and recomputes it.
      */
-    long nextExpiryAcquire() {
+    long nextExpiryVolatile() {
         return (long) NEXT_EXPIRY_PUBLISHED.getVolatile(this);
     }
 
