@@ -3,6 +3,7 @@ package io.kdefer.jcstress;
 import io.kdefer.tasklet.Tasklet;
 
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
 
 /**
@@ -31,10 +32,18 @@ final class Await {
      * further run can start without a new schedule. Returns false when the budget ran out.
      */
     static boolean quiescent(Tasklet tasklet, IntSupplier runs, int expectedRuns) {
+        return until(() -> runs.getAsInt() >= expectedRuns && !tasklet.isScheduled() && !tasklet.isRunning());
+    }
+
+    /**
+     * Spins until {@code done} holds; false when the budget ran out (5 s, 20 ms after a first
+     * timeout in this JVM). The caller reports false as a FORBIDDEN outcome (TIMEOUT).
+     */
+    static boolean until(BooleanSupplier done) {
         long start = System.nanoTime();
         long budget = timedOut ? BUDGET_AFTER_TIMEOUT_NANOS : BUDGET_NANOS;
         for (int i = 1; ; i++) {
-            if (runs.getAsInt() >= expectedRuns && !tasklet.isScheduled() && !tasklet.isRunning()) {
+            if (done.getAsBoolean()) {
                 return true;
             }
             if ((i & 63) == 0) {
@@ -42,7 +51,30 @@ final class Await {
                     timedOut = true;
                     return false;
                 }
-                Thread.yield();   // two host CPUs: let ksoftirqd have one
+                Thread.yield();   // two host CPUs: let the kdefer thread we wait for have one
+            } else {
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    /**
+     * As {@link #until}, but with the full budget always and without counting a timeout: for an
+     * actor that only keeps a state's conditions in place (holds a resource, stays away from a
+     * shared one) while another actor judges the state, so that a slow partner is never mistaken
+     * for a lost run.
+     */
+    static boolean hold(BooleanSupplier done) {
+        long start = System.nanoTime();
+        for (int i = 1; ; i++) {
+            if (done.getAsBoolean()) {
+                return true;
+            }
+            if ((i & 63) == 0) {
+                if (System.nanoTime() - start > BUDGET_NANOS) {
+                    return false;
+                }
+                Thread.yield();
             } else {
                 Thread.onSpinWait();
             }
