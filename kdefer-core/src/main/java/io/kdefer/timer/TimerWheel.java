@@ -339,8 +339,16 @@ final class TimerWheel {
 
     /*
      * Volatile (not just release): pairs with the idle cpu/N thread, which announces its sleep
-     * (Parker.beginSleep, volatile) and then re-reads this value; the arming thread publishes here
-     * and then reads the parker's sleeping word in Parker.wake(). One of the two sees the other.
+     * (Parker.beginSleep, volatile) and then re-reads this value (CpuThread.hasWork: timerDue,
+     * deadlineStale); the arming thread publishes here and then reads the parker's sleeping word in
+     * Parker.wake() (TimerEngine.kick). One of the two sees the other:
+     *
+     *   T0 (arm): nextExpiryPublished = e        cpu/N (idle): sleeping = 1
+     *             r0 = sleeping (kick)                         r1 = nextExpiryPublished
+     *   Forbidden: r0 == 0, r1 != e (no kick, and cpu/N parks past e with its old deadline)
+     *
+     * With a release store the arm's read of `sleeping` may pass it. Verified by
+     * kdefer-jcstress: TimerArmWakesIdleCpuTest.
      */
     private void publishNextExpiry() {
         NEXT_EXPIRY_PUBLISHED.setVolatile(this, timersPending ? nextExpiry : Long.MAX_VALUE);
