@@ -5,6 +5,7 @@ import io.kdefer.internal.KernelRuntime;
 import io.kdefer.internal.TimerHooks;
 import io.kdefer.softirq.SoftirqVector;
 
+import java.lang.invoke.VarHandle;
 import java.util.function.Consumer;
 
 /**
@@ -75,7 +76,10 @@ final class TimerEngine implements TimerHooks {
     /**
      * An arm made a timer its wheel's earliest: wake that CPU's interrupt thread if it sleeps, so it
      * re-reads its idle deadline ({@code trigger_dyntick_cpu}). Deferrable timers never wake a CPU;
-     * with a manual clock the ticks come from the clock.
+     * with a manual clock the ticks come from the clock. The caller published the new expiry with a
+     * volatile store first (TimerWheel.publishNextExpiry, where the litmus test is): either the
+     * wake-up finds cpu/N announced asleep, or cpu/N's re-check finds the new expiry
+     * ({@code kdefer-jcstress: TimerArmWakesIdleCpuTest}).
      */
     void kick(TimerWheel w) {
         if (!w.deferrable && rt.clock.nanoTimeOf(w.nextExpiryVolatile()) != 0) {
@@ -131,6 +135,7 @@ final class TimerEngine implements TimerHooks {
             } finally {
                 w.unlock();
             }
+            VarHandle.fullFence();   // as in expireTimers: pairs with mod()'s lock-free fast path
             Consumer<KernelTimer> fn = t.functionAcquire();
             t.shutdownForClose();
             try {
@@ -199,6 +204,10 @@ final class TimerEngine implements TimerHooks {
             }
             w.running = t;
             w.detachIfPending(t);
+            // pairs with the volatile index read of mod()'s lock-free fast path: a mod() that still
+            // saw the timer pending returned true and relies on this run; the fence orders "no
+            // longer pending" before everything the callback reads (TimerModCoalescedVolatileTest)
+            VarHandle.fullFence();
             Consumer<KernelTimer> fn = t.functionAcquire();
             if (fn == null) {
                 w.running = null;

@@ -9,6 +9,9 @@ import io.kdefer.ManualClock;
  * each test tolerates: its outcome depends on its own timer only.
  */
 final class TimerKernel {
+    /** Returned in place of an observation when the awaited run never came within the ticks. */
+    static final int TIMEOUT = -1;
+
     final ManualClock clock = new ManualClock();
     final Kernel kernel = Kernel.builder().cpus(2).hz(1000).clock(clock).build();
 
