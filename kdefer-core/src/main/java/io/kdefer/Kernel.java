@@ -309,6 +309,15 @@ public final class Kernel implements AutoCloseable {
      * returns after both, and rethrows what {@code fn} threw; without, failures go to the error
      * handler. From {@code cpu/N} itself the call runs nested, at once.
      *
+     * <p>Memory ordering: the caller's writes before the call are visible to {@code fn}; with
+     * {@code wait}, {@code fn}'s writes (and those of the softirqs of its irq exit) are visible to
+     * the caller after the call returns.
+     * <pre>
+     *   T0: x = 1; smpCallFunctionSingle(cpu, fn, true); r1 = y     fn: r0 = x; y = 1
+     *   Forbidden: r0 != 1, or r1 != 1
+     * </pre>
+     * Verified by {@code kdefer-jcstress: SmpCallFunctionSinglePublishesBothWaysTest}.
+     *
      * @throws IllegalStateException from a thread outside the kernel once {@link #close()} began
      *         (the call is then not made); a call that returns normally runs, even if close() began
      *         right after it

@@ -36,6 +36,15 @@ import java.lang.invoke.VarHandle;
  * tries the owner word; an owner releases the word (volatile write) and then reads
  * {@link #pending}, waking {@code ksoftirqd/N} if anything is set. Sequential consistency of
  * these volatile accesses means at least one side sees the other's write.
+ * <pre>
+ *   T0 (hardirq): raiseIrqoff(v): pending |= v      T1 (owner): unlockBh(): bhOwner = null
+ *                 irq exit: r0 = tryLockBh()                    r1 = pending & v
+ *   Forbidden: r0 == false, r1 == 0 (the bit stays pending with nobody to run it)
+ * </pre>
+ * Verified by {@code kdefer-jcstress: SoftirqRaiseRacingBhReleaseTest}. A raise from task context
+ * ({@link #raise}) also ORs first and then wakes {@code ksoftirqd/N}, whose re-check reads the
+ * owner word: the same pair. The OR and the runner's {@code getAndSet} of the mask also publish the
+ * raiser's earlier writes to the action ({@code SoftirqRaisePublishesPriorWritesTest}).
  *
  * <p><b>Progress.</b> One loop invocation does at most {@link #MAX_SOFTIRQ_RESTART} passes and stops
  * restarting once {@code jiffies} reaches its start plus {@code msecs_to_jiffies(2)} or when

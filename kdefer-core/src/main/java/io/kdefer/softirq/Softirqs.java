@@ -9,6 +9,14 @@ package io.kdefer.softirq;
  * or when an invocation of the loop ran out of its 10-pass / 2 ms budget).
  *
  * <p>Memory ordering: writes made before {@link #raise} are visible to the action run it causes.
+ * <pre>
+ *   T0: x = token; softirqs.raise(v)       v's action (the run the raise causes): r0 = x
+ *   Forbidden: r0 != token
+ * </pre>
+ * Verified by {@code kdefer-jcstress: SoftirqRaisePublishesPriorWritesTest}. A raise is never
+ * stranded: a vector raised (also with {@link #raiseIrqoff} from a hardirq) while another thread
+ * owns the CPU's bottom halves and is releasing them runs, in that thread, at the hardirq's exit,
+ * or in {@code ksoftirqd} ({@code SoftirqRaiseRacingBhReleaseTest}).
  */
 public interface Softirqs {
     /**

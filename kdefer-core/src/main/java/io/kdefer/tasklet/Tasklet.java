@@ -255,10 +255,21 @@ public final class Tasklet {
                         + "): it may sleep; use disableNosync()");
             }
         }
+        // No trailing fence (the kernel ends tasklet_disable() with smp_mb() because its
+        // tasklet_unlock_spin_wait() polls RUN with test_bit(), an unordered load). Here both halves
+        // of the contract already come from the accesses above:
+        // - no run starts until enable(): count++ is a volatile RMW and the read of RUN that
+        //   follows is volatile; the runner sets RUN with a volatile RMW and then reads count
+        //   volatile (TaskletEngine). Volatile accesses are totally ordered, so either we see RUN
+        //   and wait, or the runner sees count > 0 and does not call;
+        // - the last run's writes are visible: the read of RUN that finds it clear is a volatile
+        //   read of the value unlock()'s RMW wrote after the callback returned, so the callback
+        //   happens-before everything after it (an acquire; nothing later can move above it).
+        // Verified without a fence by TaskletDisableWaitsForRunTest; it fails when count++ is
+        // weakened to a release store (the RUN read then passes it).
         COUNT.getAndAdd(this, 1);
         rt.waitQueue().wakeAll(this);
         awaitRunClear();
-        VarHandle.fullFence();
     }
 
     /**

@@ -54,11 +54,16 @@ public final class KernelTimer {
      * (lock_timer_base). `function` is null after shutdown: every arm checks it under the lock.
      *
      * Access codes: F final; L guarded by the owning wheel's lock, written with release stores so
-     * that isPending()/expires() may read them without the lock (acquire); A VarHandle.
+     * that isPending() (volatile) and expires() (acquire) may read them without the lock; A VarHandle.
      *
      * Memory ordering: arming takes the wheel lock (CAS, acquire) and releases it; the expiry path
      * takes the same lock before it reads the timer and calls it, so writes before add()/mod()
-     * happen-before the callback (kdefer-jcstress: TimerArmPublishesPriorWritesTest). deleteSync()
+     * happen-before the callback (kdefer-jcstress: TimerArmPublishesPriorWritesTest). The fast
+     * path of mod() (pending, same expiry) takes no lock: it reads `index` volatile after the
+     * caller's writes; the expiry path sets `index` to -1 and then issues a full fence before the
+     * callback reads anything. Dekker: either the fast path sees -1 and takes the locked path, or
+     * the callback sees the caller's volatile writes (TimerModCoalescedVolatileTest); plain writes
+     * may be reordered after the fast path's read (TimerModCoalescedPlainTest). deleteSync()
      * returns after it saw `running != this` under the lock, which the expiry path writes after the
      * callback returned (TimerDeleteSyncWaitsForCallbackTest).
      *
@@ -174,7 +179,7 @@ public final class KernelTimer {
         boolean earliest;
         boolean section = false;
         try {
-            if (function() == null) {
+            if (functionAcquire() == null) {
                 return;
             }
             b.detachIfPending(this);
@@ -185,7 +190,7 @@ public final class KernelTimer {
                 b = migrate(b, target);
             }
             b.forward(rt.clock.jiffies());
-            setExpires(expires);
+            setExpiresRelease(expires);
             earliest = b.add(this);
         } finally {
             b.unlock();
@@ -202,6 +207,23 @@ public final class KernelTimer {
      * {@code mod_timer()}: (re)arms the timer at {@code expires}, whether or not it is pending, on the
      * caller's CPU (unless its callback runs right now, then on its current CPU). Ignored after
      * {@link #shutdown()} (returns false).
+     *
+     * <p>Memory ordering: a call that arms the timer (returns {@code false}, or {@code true} after
+     * re-timing it under the lock) publishes the caller's earlier writes to the run it arms
+     * ({@code kdefer-jcstress: TimerArmPublishesPriorWritesTest}). A call that finds the timer
+     * pending at the same expiry returns {@code true} at once, without the lock or an atomic, as the
+     * kernel's {@code __mod_timer} does: a run still follows it, but it sees the caller's earlier
+     * writes only if they were ordered before the call by a volatile write (or a lock the callback
+     * also takes, or {@link java.lang.invoke.VarHandle#fullFence()}); plain writes alone are not
+     * guaranteed. The twin of a coalesced {@code Tasklet.schedule()} (see its "Not guaranteed").
+     * <pre>
+     *   CPU0: a = 1; r0 = t.mod(e)      CPU1: b = 1; r1 = t.mod(e)      callback: r2 = a; r3 = b
+     *   plain a, b:    Forbidden: r0 == false, r2 == 0 (or r1 == false, r3 == 0)
+     *                  Allowed:   r0 == true,  r2 == 0 (or r1 == true,  r3 == 0)
+     *   volatile a, b: Forbidden: r2 == 0 or r3 == 0
+     * </pre>
+     * Verified by {@code kdefer-jcstress: TimerModCoalescedPlainTest} and
+     * {@code TimerModCoalescedVolatileTest}; see {@code docs/deviations.md}.
      *
      * @return true if the timer was pending (re-timed, or left as it was when the new expiry maps to
      *         the same bucket), false if it was inactive (now started) or shut down
@@ -230,13 +252,16 @@ public final class KernelTimer {
         long clk = 0;
         TimerWheel b;
         if (isPending()) {
-            // same expiry (or, for reduce, not earlier): nothing to do, not even the lock
+            // same expiry (or, for reduce, not earlier): nothing to do, not even the lock. No
+            // ordering for the caller's plain writes (see mod()); the volatile read of the index
+            // pairs with the fence the expiry path issues after it took the timer off its list
+            // (TimerEngine.expireTimers), so a volatile write before this call is seen by the run.
             long diff = expiresAcquire() - expires;
             if (diff == 0 || ((options & MOD_REDUCE) != 0 && diff <= 0)) {
                 return true;
             }
             b = lockBaseAdmitted(rt, ctx);
-            if (function() == null) {
+            if (functionAcquire() == null) {
                 b.unlock();
                 return false;
             }
@@ -251,14 +276,14 @@ public final class KernelTimer {
             if (idx == indexPlain()) {
                 // same bucket: only the stored expiry changes; it still fires with the bucket
                 if ((options & MOD_REDUCE) == 0 || expiresPlain() - expires > 0) {
-                    setExpires(expires);
+                    setExpiresRelease(expires);
                 }
                 b.unlock();
                 return true;
             }
         } else {
             b = lockBaseAdmitted(rt, ctx);
-            if (function() == null) {
+            if (functionAcquire() == null) {
                 b.unlock();
                 return false;
             }
@@ -279,7 +304,7 @@ public final class KernelTimer {
                 b = migrate(b, target);
                 b.forward(rt.clock.jiffies());
             }
-            setExpires(expires);
+            setExpiresRelease(expires);
             if (idx >= 0 && clk == b.clk) {
                 earliest = b.enqueue(this, idx, bucketExpiry);
             } else {
@@ -449,7 +474,7 @@ public final class KernelTimer {
 
     /** {@code timer_pending()}: armed and not yet expired (or being expired but not yet called). */
     public boolean isPending() {
-        return (int) INDEX.getAcquire(this) >= 0;
+        return indexVolatile() >= 0;
     }
 
     /** The expiry last set, in jiffies. */
@@ -465,7 +490,7 @@ public final class KernelTimer {
 
     /** True after {@link #shutdown()} or {@link #shutdownSync()}. */
     public boolean isShutdown() {
-        return function() == null;
+        return functionAcquire() == null;
     }
 
     /** The flags given to {@link #setup}. */
@@ -485,7 +510,7 @@ public final class KernelTimer {
 
     @Override
     public String toString() {
-        Consumer<KernelTimer> fn = function();
+        Consumer<KernelTimer> fn = functionAcquire();
         return "KernelTimer@" + Integer.toHexString(System.identityHashCode(this))
                 + "[" + (fn == null ? "shut down" : fn.getClass().getName())
                 + (isPending() ? " pending expires=" + expires() : " inactive") + " cpu=" + cpu() + "]";
@@ -514,7 +539,7 @@ public final class KernelTimer {
     }
 
     @SuppressWarnings("unchecked")
-    Consumer<KernelTimer> function() {
+    Consumer<KernelTimer> functionAcquire() {
         return (Consumer<KernelTimer>) FUNCTION.getAcquire(this);
     }
 
@@ -526,7 +551,7 @@ public final class KernelTimer {
         return (long) EXPIRES.getAcquire(this);
     }
 
-    void setExpires(long e) {
+    void setExpiresRelease(long e) {
         EXPIRES.setRelease(this, e);
     }
 
@@ -534,7 +559,12 @@ public final class KernelTimer {
         return index;
     }
 
-    void setIndex(int i) {
+    /** Volatile: the fast path of {@link #modTimer} relies on it (see the fence in the expiry path). */
+    int indexVolatile() {
+        return (int) INDEX.getVolatile(this);
+    }
+
+    void setIndexRelease(int i) {
         INDEX.setRelease(this, i);
     }
 

@@ -6,6 +6,7 @@ import io.kdefer.internal.Cpu;
 import io.kdefer.internal.Subsystem;
 import io.kdefer.softirq.SoftirqVector;
 
+import java.lang.invoke.VarHandle;
 import java.util.function.Consumer;
 
 /**
@@ -83,7 +84,7 @@ final class TimerEngine implements Subsystem {
     @Override
     public long nextWakeup(int cpu) {
         TimerWheel w = normal[cpu];
-        long next = w.nextExpiryAcquire();
+        long next = w.nextExpiryVolatile();
         return next == Long.MAX_VALUE ? next : w.nextExpiryExact();
     }
 
@@ -93,21 +94,24 @@ final class TimerEngine implements Subsystem {
      */
     @Override
     public long nextWakeupHint(int cpu) {
-        return normal[cpu].nextExpiryAcquire();
+        return normal[cpu].nextExpiryVolatile();
     }
 
     private static boolean due(TimerWheel w, long jiffies) {
-        long next = w.nextExpiryAcquire();
+        long next = w.nextExpiryVolatile();
         return next != Long.MAX_VALUE && jiffies - next >= 0;
     }
 
     /**
      * An arm made a timer its wheel's earliest: wake that CPU's interrupt thread if it sleeps, so it
      * re-reads its idle deadline ({@code trigger_dyntick_cpu}). Deferrable timers never wake a CPU;
-     * with a manual clock the ticks come from the clock.
+     * with a manual clock the ticks come from the clock. The caller published the new expiry with a
+     * volatile store first (TimerWheel.publishNextExpiry, where the litmus test is): either the
+     * wake-up finds cpu/N announced asleep, or cpu/N's re-check finds the new expiry
+     * ({@code kdefer-jcstress: TimerArmWakesIdleCpuTest}).
      */
     void kick(TimerWheel w) {
-        if (!w.deferrable && rt.clock.nanoTimeOf(w.nextExpiryAcquire()) != 0) {
+        if (!w.deferrable && rt.clock.nanoTimeOf(w.nextExpiryVolatile()) != 0) {
             rt.kickCpu(w.cpu);
         }
     }
@@ -147,7 +151,7 @@ final class TimerEngine implements Subsystem {
     @Override
     public void drainHardirq(Cpu cpu) {
         int c = cpu.id;
-        if (normal[c].nextExpiryAcquire() != Long.MAX_VALUE || deferrable[c].nextExpiryAcquire() != Long.MAX_VALUE) {
+        if (normal[c].nextExpiryVolatile() != Long.MAX_VALUE || deferrable[c].nextExpiryVolatile() != Long.MAX_VALUE) {
             cpu.raiseTimerSoftirq();
         }
     }
@@ -171,7 +175,8 @@ final class TimerEngine implements Subsystem {
             } finally {
                 w.unlock();
             }
-            Consumer<KernelTimer> fn = t.function();
+            VarHandle.fullFence();   // as in expireTimers: pairs with mod()'s lock-free fast path
+            Consumer<KernelTimer> fn = t.functionAcquire();
             t.shutdownForClose();
             try {
                 if (fn == null) {
@@ -203,7 +208,7 @@ final class TimerEngine implements Subsystem {
 
     /** {@code __run_timer_base()} / {@code __run_timers()}. */
     private void runTimers(TimerWheel w, CpuContext ctx) {
-        long next = w.nextExpiryAcquire();
+        long next = w.nextExpiryVolatile();
         if (next == Long.MAX_VALUE || rt.clock.jiffies() - next < 0) {
             return;
         }
@@ -239,7 +244,11 @@ final class TimerEngine implements Subsystem {
             }
             w.running = t;
             w.detachIfPending(t);
-            Consumer<KernelTimer> fn = t.function();
+            // pairs with the volatile index read of mod()'s lock-free fast path: a mod() that still
+            // saw the timer pending returned true and relies on this run; the fence orders "no
+            // longer pending" before everything the callback reads (TimerModCoalescedVolatileTest)
+            VarHandle.fullFence();
+            Consumer<KernelTimer> fn = t.functionAcquire();
             if (fn == null) {
                 w.running = null;
                 continue;

@@ -201,7 +201,7 @@ final class TimerWheel {
         }
         heads[idx] = t;
         pendingMap[idx >>> LVL_BITS] |= 1L << (idx & LVL_MASK);
-        t.setIndex(idx);
+        t.setIndexRelease(idx);
         if (bucketExpiry - nextExpiry < 0 || !timersPending) {
             nextExpiry = bucketExpiry;
             nextExpiryRecalc = false;
@@ -247,7 +247,7 @@ final class TimerWheel {
         }
         t.next = null;
         t.prev = null;
-        t.setIndex(-1);
+        t.setIndexRelease(-1);
     }
 
     // ---------------------------------------------------------------- expiry
@@ -270,7 +270,7 @@ final class TimerWheel {
                 heads[idx] = null;
                 expiring[levels] = list;
                 for (KernelTimer t = list; t != null; t = t.next) {
-                    t.setIndex(heads.length + levels);
+                    t.setIndexRelease(heads.length + levels);
                 }
                 levels++;
             }
@@ -339,8 +339,16 @@ final class TimerWheel {
 
     /*
      * Volatile (not just release): pairs with the idle cpu/N thread, which announces its sleep
-     * (Parker.beginSleep, volatile) and then re-reads this value; the arming thread publishes here
-     * and then reads the parker's sleeping word in Parker.wake(). One of the two sees the other.
+     * (Parker.beginSleep, volatile) and then re-reads this value (CpuThread.hasWork: timerDue,
+     * deadlineStale); the arming thread publishes here and then reads the parker's sleeping word in
+     * Parker.wake() (TimerEngine.kick). One of the two sees the other:
+     *
+     *   T0 (arm): nextExpiryPublished = e        cpu/N (idle): sleeping = 1
+     *             r0 = sleeping (kick)                         r1 = nextExpiryPublished
+     *   Forbidden: r0 == 0, r1 != e (no kick, and cpu/N parks past e with its old deadline)
+     *
+     * With a release store the arm's read of `sleeping` may pass it. Verified by
+     * kdefer-jcstress: TimerArmWakesIdleCpuTest.
      */
     private void publishNextExpiry() {
         NEXT_EXPIRY_PUBLISHED.setVolatile(this, timersPending ? nextExpiry : Long.MAX_VALUE);
@@ -350,7 +358,7 @@ final class TimerWheel {
      * The next expiry as of the last change, {@link Long#MAX_VALUE} when no timer is pending. May
      * be early after a removal: the expiry path then finds nothing and recomputes it.
      */
-    long nextExpiryAcquire() {
+    long nextExpiryVolatile() {
         return (long) NEXT_EXPIRY_PUBLISHED.getVolatile(this);
     }
 

@@ -31,15 +31,31 @@ public final class BoundedSpin {
      * threads being waited for get one.
      */
     public static boolean until(BooleanSupplier done) {
+        if (spin(done, timedOut ? BUDGET_AFTER_TIMEOUT_NANOS : BUDGET_NANOS)) {
+            return true;
+        }
+        timedOut = true;
+        return false;
+    }
+
+    /**
+     * As {@link #until}, but always with the full budget and without counting a timeout: for an
+     * actor that only keeps a state's conditions in place (holds a resource, stays away from a
+     * shared one) while another actor judges the state, so that a slow partner on a loaded host is
+     * never mistaken for a lost run.
+     */
+    public static boolean hold(BooleanSupplier done) {
+        return spin(done, BUDGET_NANOS);
+    }
+
+    private static boolean spin(BooleanSupplier done, long budget) {
         long start = System.nanoTime();
-        long budget = timedOut ? BUDGET_AFTER_TIMEOUT_NANOS : BUDGET_NANOS;
         for (int i = 1; ; i++) {
             if (done.getAsBoolean()) {
                 return true;
             }
             if ((i & 63) == 0) {
                 if (System.nanoTime() - start > budget) {
-                    timedOut = true;
                     return false;
                 }
                 Thread.yield();

@@ -11,6 +11,9 @@ import io.kdefer.testkit.TestKernels;
  * each test tolerates: its outcome depends on its own timer only.
  */
 final class TimerKernel {
+    /** Returned in place of an observation when the awaited run never came within the ticks. */
+    static final int TIMEOUT = -1;
+
     final Kernel kernel = TestKernels.manual(2, ErrorHandler.logging()).build();
     final ManualClock clock = TestKernels.clock(kernel);
 
