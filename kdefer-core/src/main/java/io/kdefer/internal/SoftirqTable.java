@@ -101,7 +101,10 @@ public final class SoftirqTable implements Softirqs, Subsystem {
             throw new IllegalStateException(vector + " already has a " + stage + " handler");
         }
         v.stages[stage.ordinal()] = handler;
-        v.handlers = Arrays.stream(v.stages).filter(Objects::nonNull).toArray(Runnable[]::new);
+        Runnable[] handlers = Arrays.stream(v.stages).filter(Objects::nonNull).toArray(Runnable[]::new);
+        v.handlers = handlers;
+        // one stage (no BH work yet): the vector runs it directly, without the dispatch loop
+        actions.setRelease(vector.ordinal(), handlers.length == 1 ? handlers[0] : v);
     }
 
     /** Installs the action of a vector kdefer serves itself (TIMER), while the kernel is built. */

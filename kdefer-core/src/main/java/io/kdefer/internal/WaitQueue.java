@@ -13,8 +13,8 @@ import java.util.function.BooleanSupplier;
  *
  * <p>Waiting is rare (disable, kill, lock contention), so the waiter side may allocate and lock.
  * The waker side is on hot paths (every tasklet unlock, the end of a softirq loop, every timer
- * callback call {@link #wakeAll}) and costs one volatile read while nobody waits in its key's
- * bucket.
+ * callback call {@link #wakeAll}) and costs one volatile read while nobody waits anywhere, and a
+ * second one (plus the key's identity hash) while nobody waits in its key's bucket.
  *
  * <h2>Buckets</h2>
  * Waiters are hashed by the key's identity hash into {@link #BUCKETS} buckets, as the kernel hashes
@@ -27,9 +27,14 @@ import java.util.function.BooleanSupplier;
  * <pre>
  *   waker (any thread)                              waiter
  *   change state (volatile write or RMW)            lock bucket; add entry; unlock
- *   if (bucket.waiters != 0)       (volatile read)  bucket.waiters += 1     (getAndAdd: full fence)
+ *   if (active == 0) return        (volatile read)  bucket.waiters += 1     (getAndAdd: full fence)
+ *   if (bucket.waiters != 0)       (volatile read)  active += 1             (getAndAdd: full fence)
  *       lock bucket; unpark key's entries           while (!done()) park()
  * </pre>
+ * The queue-wide {@code active} count is a filter in front of the buckets: a waker that reads 0
+ * there read it before the waiter's increment, so the waiter's later {@code done()} sees the new
+ * state. A waker that reads it non-zero (perhaps for a waiter of another bucket) goes on to the
+ * bucket, which the waiter incremented first, and the argument below applies to that pair.
  * Both sides write one location and then read the other's, all with sequentially consistent
  * accesses, so at least one sees the other's write: either the waker sees the count (then its lock
  * acquisition comes after the waiter added its entry, which happened before the increment, and it
@@ -59,10 +64,12 @@ public final class WaitQueue {
     public static final int BUCKETS = 64;
 
     private static final VarHandle WAITERS;
+    private static final VarHandle ACTIVE;
 
     static {
         try {
             WAITERS = MethodHandles.lookup().findVarHandle(Bucket.class, "waiters", int.class);
+            ACTIVE = MethodHandles.lookup().findVarHandle(WaitQueue.class, "active", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -70,6 +77,12 @@ public final class WaitQueue {
 
     private final Bucket[] buckets;   // F
     private final int mask;           // F: buckets.length - 1
+    /**
+     * A: waiters in every bucket together. Wakers read it first: while nobody waits anywhere (the
+     * usual case) a wake costs this one read of a line nobody writes, with no identity hash.
+     */
+    @SuppressWarnings("unused")
+    private volatile int active;
 
     /** One bucket: the waiters of the keys that hash here. */
     static final class Bucket {
@@ -126,12 +139,14 @@ public final class WaitQueue {
             b.entries.add(e);
         }
         WAITERS.getAndAdd(b, 1);   // full fence; pairs with the volatile read in wakeAll
+        ACTIVE.getAndAdd(this, 1);  // after the bucket's count: a waker that sees this sees that
         final TaskSleep sleep = new TaskSleep(this, false);
         try {
             while (!done.getAsBoolean()) {
                 sleep.park();
             }
         } finally {
+            ACTIVE.getAndAdd(this, -1);
             WAITERS.getAndAdd(b, -1);
             synchronized (b) {
                 b.entries.remove(e);
@@ -142,6 +157,9 @@ public final class WaitQueue {
 
     /** Wakes every thread waiting on {@code key}; they re-check their conditions. */
     public void wakeAll(Object key) {
+        if ((int) ACTIVE.getVolatile(this) == 0) {   // nobody waits anywhere: see "No lost wake-ups"
+            return;
+        }
         final Bucket b = bucket(key);
         if ((int) WAITERS.getVolatile(b) == 0) {   // pairs with the getAndAdd in await
             return;
