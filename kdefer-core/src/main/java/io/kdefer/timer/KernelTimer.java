@@ -246,7 +246,8 @@ public final class KernelTimer {
     private boolean modTimer(long expires, int options) {
         final KernelRuntime rt = engine.rt;
         final CpuContext ctx = rt.context();
-        rt.checkAccepting(ctx);
+        // the kernel state is checked under the wheel lock (lockBaseAdmitted); the fast path below
+        // reads none: the pending timer it leaves alone was armed by an admitted call
         int idx = -1;
         long bucketExpiry = 0;
         long clk = 0;
