@@ -75,14 +75,19 @@ final class CpuThread extends KThread implements Parker.Condition {
 
     @Override
     public boolean hasWork() {
-        return !inbox.isEmpty() || cpu.irqPendingAny() || stopRequested() || timerDue() || deadlineStale();
+        return !inbox.isEmpty() || cpu.irqPendingAny() || stopRequested() || wakeupWork();
     }
 
-    /** An arm made an earlier timer than the one this idle period waits for (see TimerWheel). */
-    private boolean deadlineStale() {
+    /**
+     * Reads the next wake-up hint once: true when a timer that may wake this CPU is due, or when an
+     * arm made an earlier timer than the one this idle period waits for (see TimerWheel).
+     */
+    private boolean wakeupWork() {
         long next = rt.nextWakeupHint(cpu.id);
-        return next != Long.MAX_VALUE && (idleUntil == Long.MAX_VALUE || next - idleUntil < 0)
-                && rt.clock.nanoTimeOf(next) != 0;
+        if (next == Long.MAX_VALUE || rt.clock.nanoTimeOf(next) == 0) {
+            return false;
+        }
+        return rt.clock.jiffies() - next >= 0 || idleUntil == Long.MAX_VALUE || next - idleUntil < 0;
     }
 
     /** True when a timer that may wake this idle CPU is due (only with a clock that moves by itself). */
