@@ -32,8 +32,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * {@link Kernel#close()} under load: every call racing it from outside the kernel's threads is
  * either refused with {@link IllegalStateException} or fully served (run, or reported by close),
  * nothing hangs, and close joins every thread it started. The entry protocol is described in
- * {@code io.kdefer.internal.KernelRuntime} ("Lifecycle", "Entry protocol"); each of its races has a
- * jcstress test in {@code io.kdefer.jcstress.close}. Spec §10.1 (close runs everything queued).
+ * {@code io.kdefer.internal.Lifecycle} ("States", "Entry protocol"); each of its races has a
+ * jcstress test in {@code io.kdefer.jcstress.close}. No spec §10 item: the kernel has no close (see
+ * docs/deviations.md, Model).
  */
 class CloseUnderLoadTest {
     private static final int ROUNDS = 30;

@@ -540,7 +540,7 @@ public final class KernelRuntime {
     }
 
     /** Joins {@code t}, uninterruptibly; true if the caller was interrupted meanwhile. */
-    static boolean join(Thread t) {
+    public static boolean join(Thread t) {
         boolean interrupted = false;
         for (;;) {
             try {

@@ -182,16 +182,7 @@ final class IrqManage {
             return;
         }
         t.requestStop();
-        boolean interrupted = false;
-        for (;;) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
+        if (KernelRuntime.join(t)) {
             Thread.currentThread().interrupt();
         }
     }

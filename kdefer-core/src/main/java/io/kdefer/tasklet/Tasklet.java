@@ -94,7 +94,7 @@ public final class Tasklet {
      *   sees count > 0 and does not call. kdefer-jcstress: TaskletDisableWaitsForRunTest.
      * - unlock: getAndBitwiseAnd(~RUN) then WaitQueue.wakeAll, whose waiters re-check RUN.
      * - schedule() against Kernel.close(): the OR on SCHED, the push and the raise happen inside
-     *   the caller's entry section (KernelRuntime, "Entry protocol"), so close() either refuses
+     *   the caller's entry section (Lifecycle, "Entry protocol"), so close() either refuses
      *   the call or waits for the push and then runs the tasklet. The already-queued fast path
      *   reads no kernel state: the queued run it coalesces into was pushed by a call that passed
      *   the protocol, so close() runs it; after CLOSED no tasklet is SCHED and the call reaches

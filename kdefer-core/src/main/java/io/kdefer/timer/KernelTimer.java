@@ -325,7 +325,7 @@ public final class KernelTimer {
 
     /**
      * Locks the timer's base, then checks under the lock that the kernel takes the arm: the wheel
-     * lock is the entry section of timer arms (see "Entry protocol" in {@code KernelRuntime}), so an
+     * lock is the entry section of timer arms (see "Entry protocol" in {@code Lifecycle}), so an
      * arm either sees CLOSING here and is refused, or finishes before {@code close()} has passed
      * through this lock, and the drain finds the timer.
      */

@@ -73,7 +73,7 @@
  *       {@code enableIrq()}, and delivers them once after ({@code Irqs.disableIrq}).</li>
  * </ul>
  * Kernel close ({@code io.kdefer.jcstress.close}): a call racing {@code close()} is refused or
- * served, never accepted and lost (the entry protocol of {@code KernelRuntime},
+ * served, never accepted and lost (the entry protocol of {@code io.kdefer.internal.Lifecycle},
  * {@code docs/design/close.md}, {@code Kernel.close}):
  * <ul>
  *   <li>{@code CloseRacingTaskletScheduleTest}: {@code Tasklet.schedule()} ({@code Tasklet.schedule}).</li>

@@ -19,7 +19,7 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  *   after both: r1 = runs + close()'s reports of the work
  *   Forbidden: r0 == SERVED (1), r1 == 0 (accepted, then lost)
  * </pre>
- * The entry protocol of {@code KernelRuntime}: a call from a foreign thread is either refused
+ * The entry protocol of {@code io.kdefer.internal.Lifecycle}: a call from a foreign thread is either refused
  * ({@code IllegalStateException}, -1) or served.
  */
 @JCStressTest

@@ -50,7 +50,6 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 @State
 public class TimerModCoalescedPlainTest {
     static final TimerKernel K = new TimerKernel();
-    private static final int EXTRA_RUN = -2;
 
     private final AtomicInteger runs = new AtomicInteger();
     private final KernelTimer timer = KernelTimer.setup(K.kernel, t -> callback());
@@ -86,14 +85,6 @@ public class TimerModCoalescedPlainTest {
 
     @Arbiter
     public void arbiter(IIII_Result r) {
-        int owed = 2 - r.r1 - r.r2;
-        if (!K.tickUntil(() -> runs.get() >= owed && !timer.isPending(), 20)) {
-            r.r3 = r.r4 = TimerKernel.TIMEOUT;
-        } else if (runs.get() != owed) {
-            r.r3 = r.r4 = EXTRA_RUN;
-        } else {
-            r.r3 = seenA;
-            r.r4 = seenB;
-        }
+        K.judgeCoalescedMods(r, runs, timer, () -> seenA, () -> seenB);
     }
 }
