@@ -9,4 +9,5 @@ module io.kdefer.core {
     exports io.kdefer.timer;
     exports io.kdefer.irq;
     exports io.kdefer.wait;
+    exports io.kdefer.workqueue;
 }

@@ -8,6 +8,11 @@ import io.kdefer.irq.Irqs;
 import io.kdefer.softirq.Softirqs;
 import io.kdefer.tasklet.Tasklet;
 import io.kdefer.timer.KernelTimer;
+import io.kdefer.workqueue.DelayedWork;
+import io.kdefer.workqueue.Work;
+import io.kdefer.workqueue.Workqueue;
+import io.kdefer.workqueue.Workqueues;
+import io.kdefer.workqueue.WqFlag;
 
 import java.lang.invoke.MethodHandles;
 import java.util.Objects;
@@ -51,6 +56,7 @@ public final class Kernel implements AutoCloseable {
             lookup.ensureInitialized(Tasklet.class);
             lookup.ensureInitialized(KernelTimer.class);
             lookup.ensureInitialized(Irqs.class);
+            lookup.ensureInitialized(Workqueues.class);
         } catch (IllegalAccessException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -59,6 +65,7 @@ public final class Kernel implements AutoCloseable {
     private final KernelRuntime rt;
     private final Softirqs softirqs;
     private volatile Irqs irqs;
+    private final Workqueues workqueues;
 
     private Kernel(Builder b) {
         Clock clock = b.clock != null ? b.clock : Clock.system();
@@ -70,6 +77,7 @@ public final class Kernel implements AutoCloseable {
         self[0] = rt;
         rt.install(this);
         this.softirqs = rt.softirqs;
+        this.workqueues = Workqueues.of(this);
         rt.start();
     }
 
@@ -362,6 +370,88 @@ public final class Kernel implements AutoCloseable {
             }
         }
         return i;
+    }
+
+    // ---------------------------------------------------------------- workqueues
+
+    /** This kernel's workqueues (system queues, allocation, {@code current_work()}). */
+    public Workqueues workqueues() {
+        return workqueues;
+    }
+
+    /** {@code system_wq} / {@code system_percpu_wq}: "events", per-CPU. */
+    public Workqueue systemWq() {
+        return workqueues.systemWq();
+    }
+
+    /** {@code system_percpu_wq} (6.17+), the same queue as {@link #systemWq()}. */
+    public Workqueue systemPercpuWq() {
+        return workqueues.systemWq();
+    }
+
+    /** {@code system_highpri_wq}: "events_highpri". */
+    public Workqueue systemHighpriWq() {
+        return workqueues.systemHighpriWq();
+    }
+
+    /** {@code system_long_wq}: "events_long". */
+    public Workqueue systemLongWq() {
+        return workqueues.systemLongWq();
+    }
+
+    /** {@code system_unbound_wq}: "events_unbound". */
+    public Workqueue systemUnboundWq() {
+        return workqueues.systemUnboundWq();
+    }
+
+    /** {@code system_dfl_wq} (6.17+), the same queue as {@link #systemUnboundWq()}. */
+    public Workqueue systemDflWq() {
+        return workqueues.systemUnboundWq();
+    }
+
+    /** {@code system_bh_wq}: "events_bh", items in TASKLET_SOFTIRQ. */
+    public Workqueue systemBhWq() {
+        return workqueues.systemBhWq();
+    }
+
+    /** {@code system_bh_highpri_wq}: "events_bh_highpri", items in HI_SOFTIRQ. */
+    public Workqueue systemBhHighpriWq() {
+        return workqueues.systemBhHighpriWq();
+    }
+
+    /** {@code alloc_workqueue()}; see {@link Workqueues#alloc}. */
+    public Workqueue allocWorkqueue(String name, int maxActive, WqFlag... flags) {
+        return workqueues.alloc(name, maxActive, flags);
+    }
+
+    /** {@code alloc_ordered_workqueue()}; see {@link Workqueues#allocOrdered}. */
+    public Workqueue allocOrderedWorkqueue(String name, WqFlag... flags) {
+        return workqueues.allocOrdered(name, flags);
+    }
+
+    /** {@code schedule_work(w)}: {@code queue_work(system_wq, w)}. */
+    public boolean scheduleWork(Work work) {
+        return workqueues.systemWq().queue(work);
+    }
+
+    /** {@code schedule_delayed_work(dw, delay)}: {@code queue_delayed_work(system_wq, dw, delay)}. */
+    public boolean scheduleDelayedWork(DelayedWork dwork, long delay) {
+        return workqueues.systemWq().queueDelayed(dwork, delay);
+    }
+
+    /** {@code schedule_on_each_cpu(fn)}; see {@link Workqueues#scheduleOnEachCpu}. */
+    public void scheduleOnEachCpu(java.util.function.Consumer<Work> fn) {
+        workqueues.scheduleOnEachCpu(fn);
+    }
+
+    /** {@code execute_in_process_context()}: true when {@code fn} ran now, false when queued. */
+    public boolean executeInProcessContext(Runnable fn) {
+        return workqueues.executeInProcessContext(fn);
+    }
+
+    /** {@code current_work()}: the item the calling thread executes as a worker, or null. */
+    public Work currentWork() {
+        return workqueues.currentWork();
     }
 
     /** Whether forced interrupt threading is on (see {@link Builder#threadIrqs}). */

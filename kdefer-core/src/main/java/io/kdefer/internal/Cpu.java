@@ -371,7 +371,7 @@ public final class Cpu {
     }
 
     /** {@code local_bh_enable()}: the outermost enable runs pending softirqs before it returns. */
-    void localBhEnable(CpuContext ctx) {
+    public void localBhEnable(CpuContext ctx) {
         ctx.count -= CpuContext.SOFTIRQ_DISABLE_OFFSET;
         if ((ctx.count & CpuContext.SOFTIRQ_MASK) == 0) {
             try {

@@ -234,6 +234,21 @@ public final class KernelRuntime {
         }
     }
 
+    /**
+     * Raises {@code vector} on {@code cpu} from any context: on the caller's own CPU as
+     * {@link #raise} does; on another CPU through a hardirq sent there (the kernel's per-CPU
+     * {@code irq_work}), whose irq exit runs the vector. The caller is admitted (entry protocol).
+     */
+    public void raiseOn(int cpu, SoftirqVector vector, CpuContext ctx) {
+        Cpu c = cpus[cpu];
+        int v = vector.ordinal();
+        if (ctx.cpu == cpu) {
+            c.raise(v, ctx);
+        } else {
+            c.cpuThread.send(() -> c.raiseIrqoff(v), false);
+        }
+    }
+
     // ---------------------------------------------------------------- bottom halves
 
     public void localBhDisable() {

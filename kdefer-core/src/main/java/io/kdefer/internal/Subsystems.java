@@ -17,7 +17,9 @@ public final class Subsystems {
         /** {@code io.kdefer.timer}: the timer wheels and TIMER_SOFTIRQ. */
         TIMERS,
         /** {@code io.kdefer.irq}: interrupt lines and their threads. */
-        IRQS
+        IRQS,
+        /** {@code io.kdefer.workqueue}: worker pools, system workqueues, the BH work handlers. */
+        WORKQUEUES
     }
 
     /** Builds one kernel's subsystem. */

@@ -5,6 +5,7 @@ import io.kdefer.testkit.TestKernels;
 import io.kdefer.testkit.CollectingErrors;
 import io.kdefer.softirq.SoftirqVector;
 import io.kdefer.tasklet.Tasklet;
+import io.kdefer.workqueue.Work;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -21,7 +22,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class SubsystemsTest {
 
-    /** Softirqs, tasklets, timers and interrupt lines, in that order, before any of them is used. */
+    /** Softirqs, tasklets, timers, interrupt lines and workqueues, in that order, before any of them is used. */
     @Test
     void everyKernelBuildsEverySubsystemInOrder() {
         try (Kernel k = TestKernels.start(TestKernels.manual(1, new CollectingErrors()))) {
@@ -30,14 +31,15 @@ class SubsystemsTest {
             for (Subsystem s : rt.subsystems()) {
                 names.add(s.name());
             }
-            assertThat(names).containsExactly("softirqs", "tasklets", "timers", "irqs");
+            assertThat(names).containsExactly("softirqs", "tasklets", "timers", "irqs", "workqueues");
             assertThat(rt.subsystems()[0]).isSameAs(rt.softirqs);
         }
     }
 
     /**
-     * A handler registered at the WORK stage of TASKLET runs before the tasklets of the same
-     * invocation; one on HI runs before the HI tasklets, and the whole HI vector before TASKLET.
+     * The BH workqueues' handlers sit at the WORK stage: a BH work item on TASKLET runs before the
+     * tasklets of the same invocation; one on HI before the HI tasklets, and the whole HI vector
+     * before TASKLET (§10.5 item 105).
      */
     @Test
     void bottomHalfWorkRunsBeforeTaskletsOnTheSameVector() throws Exception {
@@ -45,15 +47,17 @@ class SubsystemsTest {
         try (Kernel k = TestKernels.start(TestKernels.manual(1, errors))) {
             KernelRuntime rt = Secrets.runtime(k);
             List<String> order = Collections.synchronizedList(new ArrayList<>());
-            rt.softirqs.registerBh(SoftirqVector.HI, SoftirqTable.BhStage.WORK, () -> order.add("hi work"));
-            rt.softirqs.registerBh(SoftirqVector.TASKLET, SoftirqTable.BhStage.WORK, () -> order.add("work"));
+            Work hiWork = new Work(w -> order.add("hi work"));
+            Work work = new Work(w -> order.add("work"));
             Tasklet normal = Tasklet.setup(k, t -> order.add("tasklet"));
             Tasklet hi = Tasklet.setup(k, t -> order.add("hi tasklet"));
             k.workOnCpu(0, () -> {
                 k.localBhDisable();
                 try {
                     normal.schedule();
+                    k.systemBhWq().queue(work);
                     hi.hiSchedule();
+                    k.systemBhHighpriWq().queue(hiWork);
                 } finally {
                     k.localBhEnable();   // one invocation of the loop, on this thread
                 }
@@ -71,6 +75,8 @@ class SubsystemsTest {
             SoftirqTable table = Secrets.runtime(k).softirqs;
             assertThatThrownBy(() -> table.registerBh(SoftirqVector.TASKLET, SoftirqTable.BhStage.TASKLETS, () -> { }))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("already has a TASKLETS handler");
+            assertThatThrownBy(() -> table.registerBh(SoftirqVector.HI, SoftirqTable.BhStage.WORK, () -> { }))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("already has a WORK handler");
             assertThatThrownBy(() -> table.registerBh(SoftirqVector.NET_RX, SoftirqTable.BhStage.WORK, () -> { }))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a bottom-half vector");
             assertThatThrownBy(() -> k.softirqs().open(SoftirqVector.TASKLET, () -> { }))

@@ -1,0 +1,635 @@
+package io.kdefer.workqueue;
+
+import io.kdefer.internal.CpuContext;
+import io.kdefer.internal.KernelRuntime;
+import io.kdefer.softirq.SoftirqVector;
+import io.kdefer.timer.KernelTimer;
+import io.kdefer.timer.TimerFlag;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A worker pool ({@code struct worker_pool}, {@code kernel/workqueue.c}, spec §5): the workers
+ * that execute the items of every workqueue mapped to it, and the concurrency management that
+ * keeps exactly one of them running while there is work.
+ *
+ * <p>Kinds: per CPU a normal and a highpri pool ({@code kworker/N:M}, {@code kworker/N:MH}),
+ * concurrency-managed; two unbound pools ({@code kworker/uP:M}), whose workers never count in
+ * {@code nr_running}; per CPU two BH pools whose single pseudo worker is the CPU's softirq context
+ * (TASKLET and HI vectors).
+ *
+ * <h2>Predicates (spec §5.1), all under {@link #lock}</h2>
+ * <pre>
+ *   needMoreWorker   worklist non-empty and nrRunning == 0        kick, worker wake-up
+ *   mayStartWorking  nrIdle > 0 (a spare can take over)           worker before working
+ *   keepWorking      worklist non-empty and nrRunning <= 1        worker loop
+ *   tooManyWorkers   idle > 2 and (idle - 2) * 4 >= busy          idle timer (culling)
+ * </pre>
+ *
+ * <h2>Worker transitions (spec §5.2)</h2>
+ * A worker's flags PREP, CPU_INTENSIVE and UNBOUND are its NOT_RUNNING set: setting the first of
+ * them takes it out of {@link #nrRunning}, clearing the last puts it back. A worker that sleeps in a
+ * kdefer blocking call leaves {@code nrRunning} ({@code wq_worker_sleeping}) and the pool wakes an
+ * idle worker if work is waiting; it comes back when it wakes ({@code wq_worker_running}). A worker
+ * blocked in plain JDK code is found by the sampler ({@link #sample}) one tick later and treated
+ * the same; so is an item that has run past the CPU-intensive threshold (it becomes CPU_INTENSIVE
+ * until it ends).
+ *
+ * <p>Workers are created on demand: the first when the pool is first kicked, then one more
+ * whenever a worker is about to start working and no idle spare is left (the manager's job in
+ * {@code worker_thread}), so that a worker that sleeps always has someone to hand over to.
+ *
+ * <p>Field access codes: {@code F} final; {@code L} guarded by {@link #lock}; {@code A} volatile.
+ */
+final class WorkerPool {
+    static final int WORKER_PREP = 1;
+    static final int WORKER_CPU_INTENSIVE = 2;
+    static final int WORKER_UNBOUND = 4;
+    static final int WORKER_IDLE = 8;
+    static final int WORKER_NOT_RUNNING = WORKER_PREP | WORKER_CPU_INTENSIVE | WORKER_UNBOUND;
+    /** {@code MAX_IDLE_WORKERS_RATIO}. */
+    static final int MAX_IDLE_WORKERS_RATIO = 4;
+    /** {@code BH_WORKER_RESTARTS}. */
+    static final int BH_WORKER_RESTARTS = 10;
+
+    final WorkqueueEngine engine;    // F
+    final KernelRuntime rt;          // F
+    final int id;                    // F: pool id (names of unbound workers)
+    /** F: the pool's CPU; -1 for an unbound pool. */
+    final int cpu;
+    final boolean highpri;           // F
+    final boolean bh;                // F
+    final ReentrantLock lock = new ReentrantLock();   // F: pool->lock
+    final WorkList worklist;         // L
+    /** L: workers counted as running (concurrency management). */
+    int nrRunning;
+    int nrWorkers;                   // L
+    int nrIdle;                      // L
+    /** L: idle workers, most recently idle first ({@code idle_list}, LIFO). */
+    final ArrayDeque<Worker> idle = new ArrayDeque<>();
+    /** L: {@code busy_hash}: item -> the worker executing it (identity, no allocation per entry). */
+    final IdentityHashMap<Work, Worker> busy = new IdentityHashMap<>();
+    /** L: every worker ever started and not yet joined (close joins them). */
+    final ArrayList<Worker> threads = new ArrayList<>();
+    private final BitSet ids = new BitSet();   // L: worker ids in use (the pool's IDA)
+    /** L: the BH pool's pseudo worker; null for thread pools. */
+    final Worker bhWorker;
+    /** A: items executed, for close()'s activity count; written under the lock. */
+    volatile long processed;
+    /** L: jiffies at the last forward progress ({@code watchdog_ts}). */
+    long watchdogTs;
+    /** L: the sampler's timer (also culls idle workers); created on first need. */
+    private KernelTimer sampler;
+    private KernelTimer idleTimer;   // L: created on first need
+
+    WorkerPool(WorkqueueEngine engine, int id, int cpu, boolean highpri, boolean bh) {
+        this.engine = engine;
+        this.rt = engine.rt;
+        this.id = id;
+        this.cpu = cpu;
+        this.highpri = highpri;
+        this.bh = bh;
+        this.worklist = new WorkList(describe() + " worklist");
+        this.bhWorker = bh ? new Worker(this, -1) : null;
+    }
+
+    boolean unbound() {
+        return cpu < 0;
+    }
+
+    /** The vector of a BH pool. */
+    SoftirqVector vector() {
+        return highpri ? SoftirqVector.HI : SoftirqVector.TASKLET;
+    }
+
+    String describe() {
+        if (bh) {
+            return "cpu " + cpu + " BH" + (highpri ? " highpri" : "") + " pool";
+        }
+        return unbound() ? "unbound" + (highpri ? " highpri" : "") + " pool " + id
+                : "cpu " + cpu + (highpri ? " highpri" : "") + " pool";
+    }
+
+    String workerName(int workerId) {
+        if (bh) {
+            return "kworker/" + cpu + ":" + (highpri ? "BH-H" : "BH");
+        }
+        return unbound() ? "kworker/u" + id + ":" + workerId
+                : "kworker/" + cpu + ":" + workerId + (highpri ? "H" : "");
+    }
+
+    @Override
+    public String toString() {
+        return describe();
+    }
+
+    // ---------------------------------------------------------------- predicates (L)
+
+    boolean needMoreWorker() {
+        return !worklist.isEmpty() && nrRunning == 0;
+    }
+
+    boolean mayStartWorking() {
+        return nrIdle > 0;
+    }
+
+    boolean keepWorking() {
+        return !worklist.isEmpty() && nrRunning <= 1;
+    }
+
+    boolean tooManyWorkers() {
+        int idleCount = nrIdle;
+        int busyCount = nrWorkers - idleCount;
+        return idleCount > 2 && (idleCount - 2) * MAX_IDLE_WORKERS_RATIO >= busyCount;
+    }
+
+    // ---------------------------------------------------------------- flags (L)
+
+    void setFlags(Worker w, int f) {
+        if ((f & WORKER_NOT_RUNNING) != 0 && (w.flags & WORKER_NOT_RUNNING) == 0 && !w.sleeping) {
+            nrRunning--;
+        }
+        w.flags |= f;
+    }
+
+    void clearFlags(Worker w, int f) {
+        int old = w.flags;
+        w.flags &= ~f;
+        if ((f & WORKER_NOT_RUNNING) != 0 && (old & WORKER_NOT_RUNNING) != 0
+                && (w.flags & WORKER_NOT_RUNNING) == 0 && !w.sleeping) {
+            nrRunning++;
+        }
+    }
+
+    // ---------------------------------------------------------------- kick (L)
+
+    /**
+     * {@code kick_pool()}: if work waits and no worker runs, wake the most recently idle worker
+     * (creating the pool's first one if it has none), or for a BH pool raise its vector on its CPU.
+     */
+    boolean kick(CpuContext ctx) {
+        if (!needMoreWorker()) {
+            return false;
+        }
+        if (bh) {
+            rt.raiseOn(cpu, vector(), ctx);
+            return true;
+        }
+        Worker w = idle.peekFirst();
+        if (w == null) {
+            if (nrWorkers != 0) {
+                return false;   // every worker is busy: the one that started last keeps a spare
+            }
+            w = createWorker();
+        }
+        w.wake();
+        return true;
+    }
+
+    // ---------------------------------------------------------------- workers (L)
+
+    /** {@code create_worker()}: a new worker, idle, started; under the lock (it waits for it). */
+    Worker createWorker() {
+        int wid = ids.nextClearBit(0);
+        ids.set(wid);
+        Worker w = new Worker(this, wid);
+        if (unbound()) {
+            w.flags |= WORKER_UNBOUND;
+        }
+        nrWorkers++;
+        threads.add(w);
+        enterIdle(w);
+        w.start();
+        return w;
+    }
+
+    void enterIdle(Worker w) {
+        w.flags |= WORKER_IDLE;
+        nrIdle++;
+        w.lastActive = rt.clock.jiffies();
+        idle.addFirst(w);
+        if (tooManyWorkers()) {
+            armIdleTimer();
+        }
+    }
+
+    void leaveIdle(Worker w) {
+        if ((w.flags & WORKER_IDLE) != 0) {
+            w.flags &= ~WORKER_IDLE;
+            nrIdle--;
+            idle.remove(w);
+        }
+    }
+
+    /** A worker that ended (culled or stopped) gives back its id. */
+    void workerExited(Worker w) {
+        ids.clear(w.workerId);
+    }
+
+    // ---------------------------------------------------------------- processing (L)
+
+    /**
+     * {@code assign_work()}: moves {@code work} (and its linked barriers) to {@code w}'s scheduled
+     * list, or to the scheduled list of the worker of this pool already executing it (whichever
+     * workqueue queued it: non-reentrancy within a pool). True when {@code w} got it.
+     */
+    boolean assignWork(Work work, Worker w) {
+        Worker collision = work.func == null ? null : busy.get(work);
+        if (collision != null && collision.currentFunc == work.func) {
+            work.list.moveLinked(work, collision.scheduled);
+            return false;
+        }
+        work.list.moveLinked(work, w.scheduled);
+        return true;
+    }
+
+    /** {@code process_scheduled_works()}. */
+    void processScheduled(Worker w, CpuContext ctx) {
+        watchdogTs = rt.clock.jiffies();
+        Work work;
+        while ((work = w.scheduled.first()) != null) {
+            processOne(w, work, ctx);
+        }
+    }
+
+    /**
+     * {@code process_one_work()}: called and returns with the lock held; drops it around the
+     * function. {@code ctx} is the running thread's context (the worker's, or for a BH pool the
+     * thread that owns the CPU's bottom halves).
+     */
+    void processOne(Worker w, Work work, CpuContext ctx) {
+        final Pwq pwq = work.pwq;
+        final int color = work.color;
+        final boolean countsActive = !work.inactive;
+        final boolean barrier = work.func == null;
+        if (!barrier) {
+            busy.put(work, w);
+        }
+        w.current = work;
+        w.currentFunc = work.func;
+        w.currentPwq = pwq;
+        w.currentColor = color;
+        w.startedAt = rt.clock.jiffies();
+        final int itemCpu = work.cpu;
+        work.list.remove(work);
+        work.pwq = null;
+        work.inactive = false;
+        work.linked = false;
+        if (pwq.wq.cpuIntensive) {
+            setFlags(w, WORKER_CPU_INTENSIVE);
+        }
+        // for workers outside concurrency management (unbound, CPU-intensive) this hands the next
+        // item to another worker; for a counted worker nrRunning > 0 and it does nothing
+        kick(ctx);
+        if (!bh && nrRunning > 0) {
+            armSampler();
+        }
+        work.clearPending();   // full-fence RMW: from here on the item may be queued again
+        lock.unlock();
+        try {
+            if (barrier) {
+                ((Flush.Barrier) work).complete(rt);
+            } else {
+                run(w, work, ctx, itemCpu);
+            }
+        } finally {
+            lock.lock();
+        }
+        if ((w.flags & WORKER_CPU_INTENSIVE) != 0) {
+            clearFlags(w, WORKER_CPU_INTENSIVE);
+        }
+        if (!barrier) {
+            busy.remove(work);
+        }
+        itemEnded(w);
+        w.lastFunc = work.func;
+        w.current = null;
+        w.currentFunc = null;
+        w.currentPwq = null;
+        processed = processed + 1;
+        pwq.decInFlight(color, countsActive);
+    }
+
+    private void run(Worker w, Work work, CpuContext ctx, int itemCpu) {
+        final Object savedRunning = ctx.running;
+        final int savedCpu = ctx.cpu;
+        if (unbound()) {
+            ctx.cpu = itemCpu;   // an unbound worker runs as the CPU the item was queued from
+        }
+        final int count = ctx.count;
+        ctx.running = work;
+        try {
+            work.func.accept(work);
+        } catch (Throwable t) {
+            rt.reportError(work, t);
+        } finally {
+            ctx.running = savedRunning;
+            if (ctx.count != count) {
+                // "BUG: workqueue leaked atomic, lock or RCU": give back what the function kept
+                String hex = ctx.countHex();
+                while ((ctx.count & CpuContext.SOFTIRQ_MASK) > (count & CpuContext.SOFTIRQ_MASK)
+                        && (ctx.count & CpuContext.SOFTIRQ_MASK) >= CpuContext.SOFTIRQ_DISABLE_OFFSET) {
+                    rt.cpu(ctx.cpu).localBhEnable(ctx);
+                }
+                ctx.count = count;
+                rt.reportError(work, new IllegalStateException("workqueue leaked atomic context: " + work
+                        + " returned with preempt_count " + hex + " (was " + String.format("%08x", count)
+                        + ") on " + w.getName()));
+            }
+            ctx.cpu = savedCpu;
+        }
+    }
+
+    /** True when a worker of this pool executes {@code work} now ({@code find_worker_executing_work}). */
+    boolean isExecuting(Work work) {
+        lock.lock();
+        try {
+            return findExecuting(work) != null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** L: the worker executing {@code work} (same function), or null. */
+    Worker findExecuting(Work work) {
+        Worker w = busy.get(work);
+        return w != null && w.currentFunc == work.func ? w : null;
+    }
+
+    // ---------------------------------------------------------------- BH pools
+
+    /**
+     * {@code bh_worker()}: runs in the softirq context of this pool's CPU, ahead of the tasklets of
+     * the same vector; at most {@link #BH_WORKER_RESTARTS} items or {@code BH_WORKER_JIFFIES}, then
+     * re-raises the vector for the rest.
+     */
+    void bhRun(CpuContext ctx) {
+        lock.lock();
+        try {
+            if (worklist.isEmpty()) {
+                return;
+            }
+            final Worker w = bhWorker;
+            final long end = rt.clock.jiffies() + rt.maxSoftirqTime;
+            int restarts = BH_WORKER_RESTARTS;
+            do {
+                Work work = worklist.first();
+                if (work == null) {
+                    break;
+                }
+                if (assignWork(work, w)) {
+                    processScheduled(w, ctx);
+                }
+            } while (--restarts > 0 && rt.clock.jiffies() - end < 0);
+            if (!worklist.isEmpty()) {
+                kick(ctx);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- concurrency management
+
+    /** {@code wq_worker_sleeping()}: on the worker's thread, outside the lock. */
+    void workerSleeping(Worker w) {
+        lock.lock();
+        try {
+            if (w.sleeping || (w.flags & WORKER_NOT_RUNNING) != 0) {
+                return;
+            }
+            w.sleeping = true;
+            nrRunning--;
+            kick(w.ctx());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@code wq_worker_running()}: on the worker's thread, outside the lock. */
+    void workerRunning(Worker w) {
+        lock.lock();
+        try {
+            wakeCounted(w);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** L: a sleeping worker (told by its hooks or found by the sampler) counts again. */
+    private void wakeCounted(Worker w) {
+        if (!w.sleeping) {
+            return;
+        }
+        w.sleeping = false;
+        w.sampledAsleep = false;
+        w.startedAt = rt.clock.jiffies();   // the CPU-intensive clock restarts on wake-up
+        if ((w.flags & WORKER_NOT_RUNNING) == 0) {
+            nrRunning++;
+        }
+    }
+
+    /** L: the worker finished an item while the sampler held it as asleep. */
+    void itemEnded(Worker w) {
+        if (w.sampledAsleep) {
+            wakeCounted(w);
+        }
+    }
+
+    /**
+     * The sampler (timer callback, every jiffy while a counted worker is busy): a counted worker
+     * whose thread is blocked in plain JDK code ({@code Thread.State} BLOCKED, WAITING,
+     * TIMED_WAITING) is treated as sleeping; one that runs again counts again; an item that has run
+     * without sleeping for {@code cpuIntensiveThresh} jiffies becomes CPU-intensive
+     * ({@code wq_worker_tick}). Then the pool is kicked.
+     */
+    private void sample() {
+        final CpuContext ctx = rt.context();
+        lock.lock();
+        try {
+            long now = rt.clock.jiffies();
+            boolean busyCounted = false;
+            for (Worker w : threads) {
+                if (w.current == null || w.current.func == null) {
+                    continue;
+                }
+                Thread.State st = w.getState();
+                boolean blocked = st == Thread.State.BLOCKED || st == Thread.State.WAITING
+                        || st == Thread.State.TIMED_WAITING;
+                if (w.sampledAsleep) {
+                    if (!blocked) {
+                        wakeCounted(w);
+                    }
+                } else if (blocked && !w.sleeping && (w.flags & WORKER_NOT_RUNNING) == 0) {
+                    w.sleeping = true;
+                    w.sampledAsleep = true;
+                    engine.sampledSleeps.incrementAndGet();
+                    nrRunning--;
+                } else if (!w.sleeping && (w.flags & WORKER_NOT_RUNNING) == 0
+                        && now - w.startedAt >= engine.cpuIntensiveThresh) {
+                    setFlags(w, WORKER_CPU_INTENSIVE);
+                    engine.cpuIntensiveViolations.incrementAndGet();
+                }
+                if (!w.sleeping && (w.flags & WORKER_NOT_RUNNING) == 0) {
+                    busyCounted = true;
+                }
+            }
+            kick(ctx);
+            if (busyCounted) {
+                armSampler();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** L: arms the sampler for the next jiffy if it is not armed. */
+    private void armSampler() {
+        if (unbound() || bh) {
+            return;   // unbound workers are never counted, BH workers run in softirq context
+        }
+        KernelTimer t = sampler;
+        if (t == null) {
+            t = KernelTimer.setup(engine.kernel(), self -> sample(), TimerFlag.PINNED);
+            sampler = t;
+        }
+        if (!t.isPending() && !rt.isClosing()) {
+            t.addOn(cpu, rt.clock.jiffies() + 1);
+        }
+    }
+
+    // ---------------------------------------------------------------- idle culling
+
+    /** L: arms the idle timer ({@code TIMER_DEFERRABLE}) for the oldest idle worker's timeout. */
+    private void armIdleTimer() {
+        KernelTimer t = idleTimer;
+        if (t == null) {
+            t = KernelTimer.setup(engine.kernel(), self -> cullIdle(), TimerFlag.DEFERRABLE);
+            idleTimer = t;
+        }
+        if (!t.isPending() && !rt.isClosing()) {
+            t.mod(rt.clock.jiffies() + engine.idleWorkerTimeout);
+        }
+    }
+
+    /**
+     * The idle timer: while there are too many idle workers, ends the oldest one that has been idle
+     * for {@code IDLE_WORKER_TIMEOUT}, or re-arms for its expiry ({@code idle_worker_timeout} and
+     * {@code idle_cull_fn}, here in one step).
+     */
+    private void cullIdle() {
+        lock.lock();
+        try {
+            long now = rt.clock.jiffies();
+            while (tooManyWorkers()) {
+                Worker oldest = idle.peekLast();
+                long expires = oldest.lastActive + engine.idleWorkerTimeout;
+                if (now - expires < 0) {
+                    if (!rt.isClosing()) {
+                        idleTimer.mod(expires);
+                    }
+                    return;
+                }
+                leaveIdle(oldest);
+                nrWorkers--;
+                oldest.die = true;
+                engine.culled.incrementAndGet();
+                oldest.wake();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- close and checks
+
+    /** close() began: the pool's own timers stop (they re-arm only while the kernel runs). */
+    void closing() {
+        lock.lock();
+        try {
+            if (sampler != null) {
+                sampler.delete();
+            }
+            if (idleTimer != null) {
+                idleTimer.delete();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** True when nothing is queued, inactive or running here. */
+    boolean quiet() {
+        lock.lock();
+        try {
+            return worklist.isEmpty() && busy.isEmpty() && (bhWorker == null || bhWorker.current == null);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops and joins every worker thread; true if the caller was interrupted meanwhile. */
+    boolean stopWorkers() {
+        List<Worker> all;
+        lock.lock();
+        try {
+            all = new ArrayList<>(threads);
+            for (Worker w : all) {
+                w.die = true;
+                w.wake();
+            }
+        } finally {
+            lock.unlock();
+        }
+        boolean interrupted = false;
+        for (Worker w : all) {
+            interrupted |= KernelRuntime.join(w);
+        }
+        lock.lock();
+        try {
+            threads.removeAll(all);
+        } finally {
+            lock.unlock();
+        }
+        return interrupted;
+    }
+
+    /** Consistency rules of this pool, under its lock (see {@code Invariants}). */
+    void checkInvariants(List<String> out) {
+        lock.lock();
+        try {
+            int idleSeen = 0;
+            int running = 0;
+            for (Worker w : threads) {
+                if ((w.flags & WORKER_IDLE) != 0) {
+                    idleSeen++;
+                } else if (!w.die && !w.sleeping && (w.flags & WORKER_NOT_RUNNING) == 0) {
+                    running++;
+                }
+            }
+            if (idleSeen != nrIdle || idle.size() != nrIdle) {
+                out.add(this + ": nr_idle " + nrIdle + ", idle list " + idle.size() + ", idle workers " + idleSeen
+                        + " (rule: nr_idle counts the idle list)");
+            }
+            if (!unbound() && !bh && running != nrRunning) {
+                out.add(this + ": nr_running " + nrRunning + " but " + running
+                        + " counted workers (rule: nr_running counts awake workers outside NOT_RUNNING)");
+            }
+            for (Work w = worklist.first(); w != null; w = w.next) {
+                if (!w.isPending()) {
+                    out.add(w + " on " + worklist.name + ": PENDING clear (rule: a queued item is PENDING)");
+                }
+                if (w.pwq == null || w.pwq.pool != this) {
+                    out.add(w + " on " + worklist.name + ": its pwq is not of this pool");
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+}
