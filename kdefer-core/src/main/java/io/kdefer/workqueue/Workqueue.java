@@ -263,6 +263,26 @@ public final class Workqueue implements Executor {
         }
     }
 
+    /**
+     * This queue as a JDK {@link java.util.concurrent.ExecutorService}, keeping the JDK contracts
+     * ({@code submit}, {@code invokeAll}, {@code invokeAny}, {@code shutdown} drains,
+     * {@code shutdownNow} returns the tasks never started, {@code awaitTermination}). Shutting the
+     * view down does not destroy the queue.
+     */
+    public java.util.concurrent.ExecutorService asExecutorService() {
+        return new WorkqueueExecutorService(this);
+    }
+
+    /**
+     * This queue as a JDK {@link java.util.concurrent.ScheduledExecutorService} whose delays run on
+     * the kernel's timer wheel ({@code schedule}, {@code scheduleAtFixedRate},
+     * {@code scheduleWithFixedDelay}; cancelling removes the timer), so that a program can swap a
+     * {@code ScheduledThreadPoolExecutor} for it in one line.
+     */
+    public java.util.concurrent.ScheduledExecutorService asScheduledExecutorService() {
+        return new WorkqueueScheduledExecutorService(this);
+    }
+
     /** {@code __queue_work()}: the caller owns PENDING and is admitted. */
     void queueAdmitted(int reqCpu, Work work, CpuContext ctx) {
         final int cpu = reqCpu == WORK_CPU_UNBOUND ? ctx.cpu : reqCpu;
