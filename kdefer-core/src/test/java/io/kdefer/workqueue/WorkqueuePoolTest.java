@@ -91,17 +91,21 @@ class WorkqueuePoolTest {
     // ---------------------------------------------------------------- 87
 
     /**
-     * When an item sleeps in a kdefer wait (a completion), the next pending item of the pool starts
-     * on another worker of the same CPU, and finishes, before the first one resumes. The pool learns
-     * of the sleep from the wait itself, not from the sampler (no tick happens). Spec §10.4 item 87.
+     * When an item sleeps in a kdefer wait (a completion), the next pending item of the pool, queued
+     * while the first one still burned CPU, starts on another worker of the same CPU, and finishes,
+     * before the first one resumes. The pool learns of the sleep from the wait itself, not from the
+     * sampler (no tick happens). Spec §10.4 item 87.
      */
     @Test
     void itemSleepingInACompletionLetsTheNextOneStartOnAnotherWorkerOfItsCpu(Kernel kernel) {
         Workqueue wq = kernel.allocWorkqueue("sleepy", 0);
         Timeline tl = new Timeline(kernel);
+        Gate burn = new Gate();
         Completion wake = new Completion(kernel);
         Work w0 = new Work(self -> {
             tl.record("w0 start");
+            burn.pass();
+            tl.record("w0 sleeps");
             wake.waitForCompletion();
             tl.record("w0 end");
         });
@@ -113,14 +117,17 @@ class WorkqueuePoolTest {
             assertThat(wq.queueOn(1, w0)).isTrue();
             tl.await("w0 start");
             assertThat(wq.queueOn(1, w1)).isTrue();
+            assertThat(w1.busy()).isEqualTo(Work.BUSY_PENDING);
+            burn.open();
             tl.await("w1 end");
             assertThat(tl.has("w0 end")).isFalse();
         } finally {
+            burn.open();
             wake.completeAll();
         }
         w0.flush();
 
-        assertThat(tl.events()).containsExactly("w0 start", "w1 start", "w1 end", "w0 end");
+        assertThat(tl.events()).containsExactly("w0 start", "w0 sleeps", "w1 start", "w1 end", "w0 end");
         assertThat(tl.thread("w1 start")).isNotSameAs(tl.thread("w0 start"));
         assertThat(tl.threadName("w0 start")).matches("kworker/1:\\d+");
         assertThat(tl.threadName("w1 start")).matches("kworker/1:\\d+");
@@ -131,15 +138,17 @@ class WorkqueuePoolTest {
 
     /**
      * The same with {@code msleep()}: while the first item sleeps (its timer needs ticks, and none
-     * happens yet) the second starts and finishes on another worker of the CPU; the sleeper resumes
-     * once the clock has moved. Spec §10.4 item 87.
+     * happens yet) the second, queued while the first still burned CPU, starts and finishes on
+     * another worker of the CPU; the sleeper resumes once the clock has moved. Spec §10.4 item 87.
      */
     @Test
     void itemInMsleepLetsTheNextOneStartOnAnotherWorkerOfItsCpu(Kernel kernel, ManualClock clock) {
         Workqueue wq = kernel.allocWorkqueue("napper", 0);
         Timeline tl = new Timeline(kernel);
+        Gate burn = new Gate();
         Work w0 = new Work(self -> {
             tl.record("w0 start");
+            burn.pass();
             kernel.msleep(10);
             tl.record("w0 end");
         });
@@ -147,14 +156,19 @@ class WorkqueuePoolTest {
             tl.record("w1 start");
             tl.record("w1 end");
         });
-        assertThat(wq.queueOn(0, w0)).isTrue();
-        tl.await("w0 start");
-        assertThat(wq.queueOn(0, w1)).isTrue();
-        tl.await("w1 end");
-        assertThat(tl.has("w0 end")).isFalse();
-
-        for (int i = 0; i < 100 && !tl.has("w0 end"); i++) {
-            clock.tick();
+        try {
+            assertThat(wq.queueOn(0, w0)).isTrue();
+            tl.await("w0 start");
+            assertThat(wq.queueOn(0, w1)).isTrue();
+            assertThat(w1.busy()).isEqualTo(Work.BUSY_PENDING);
+            burn.open();
+            tl.await("w1 end");
+            assertThat(tl.has("w0 end")).isFalse();
+        } finally {
+            burn.open();
+            for (int i = 0; i < 100 && !tl.has("w0 end"); i++) {
+                clock.tick();   // msleep(10) needs at least 11 jiffies
+            }
         }
         tl.await("w0 end");
 
@@ -706,31 +720,38 @@ class WorkqueuePoolTest {
     // ---------------------------------------------------------------- 101
 
     /**
-     * Sixteen flushers of one queue at once, each queued behind one more sleeping item (spread
-     * over both CPUs): fifteen take the fifteen flush colors the kernel can have in flight, the
-     * sixteenth waits for a color. Finishing the items of the later half first releases nobody;
-     * then each item of the first half releases exactly its flusher, in order, and the last one
-     * releases all the rest, the sixteenth included. Every flusher returns only after every item
-     * queued before its call has finished. Spec §10.4 item 101.
+     * Sixteen flushers of one queue at once, each started behind one more sleeping item (spread
+     * over both CPUs): fifteen take the fifteen flush colors that can be in flight, the sixteenth
+     * waits for a color; one more sleeping item is queued after all of them. Finishing the items of
+     * the later half first releases nobody; then each item of the first half releases exactly its
+     * flusher, in order (the first flusher is not held back by the item queued after it, which a
+     * sixteenth color in flight would have given the first flusher's color); the last of them
+     * releases flushers 8 to 14, and the sixteenth returns once the extra item is done too. Every
+     * flusher returns only after every item queued before its call has finished. Spec §10.4 item
+     * 101.
      */
     @Test
     void sixteenConcurrentFlushersAllCompleteInOrder(Kernel kernel) {
         final int n = 16;
         Workqueue wq = kernel.allocWorkqueue("colors", 0);
-        Completion[] done = new Completion[n];
-        AtomicBoolean[] finished = new AtomicBoolean[n];
+        Completion[] done = new Completion[n + 1];
+        AtomicBoolean[] finished = new AtomicBoolean[n + 1];
+        Work[] items = new Work[n + 1];
+        for (int i = 0; i <= n; i++) {
+            final int k = i;
+            done[i] = new Completion(kernel);
+            finished[i] = new AtomicBoolean();
+            items[i] = new Work(self -> {
+                done[k].waitForCompletion();
+                finished[k].set(true);
+            });
+        }
         boolean[] priorDoneAtReturn = new boolean[n];
         io.kdefer.testkit.Worker[] flushers = new io.kdefer.testkit.Worker[n];
         try {
             for (int i = 0; i < n; i++) {
                 final int k = i;
-                done[i] = new Completion(kernel);
-                finished[i] = new AtomicBoolean();
-                Work item = new Work(self -> {
-                    done[k].waitForCompletion();
-                    finished[k].set(true);
-                });
-                assertThat(wq.queueOn(i % 2, item)).isTrue();
+                assertThat(wq.queueOn(i % 2, items[i])).isTrue();
                 flushers[i] = io.kdefer.testkit.Worker.start("flusher-" + i, () -> {
                     wq.flush();
                     boolean all = true;
@@ -741,6 +762,7 @@ class WorkqueuePoolTest {
                 });
                 Waits.awaitParkedOn(flushers[i], b -> b instanceof WaitQueue);
             }
+            assertThat(wq.queueOn(0, items[n])).isTrue();
 
             for (int i = n - 1; i >= n / 2; i--) {
                 done[i].complete();
@@ -757,15 +779,16 @@ class WorkqueuePoolTest {
                     assertThat(flushers[j].isAlive()).as("flusher %d still waits", j).isTrue();
                 }
             }
-            for (int i = n / 2; i < n; i++) {
+            for (int i = n / 2; i < n - 1; i++) {
                 flushers[i].joinAndCheck();
                 assertThat(priorDoneAtReturn[i]).as("flusher %d returned after items 0..%d", i, i).isTrue();
             }
+            done[n].complete();
+            flushers[n - 1].joinAndCheck();
+            assertThat(priorDoneAtReturn[n - 1]).as("flusher %d returned after items 0..%d", n - 1, n - 1).isTrue();
         } finally {
             for (Completion c : done) {
-                if (c != null) {
-                    c.completeAll();
-                }
+                c.completeAll();
             }
             for (io.kdefer.testkit.Worker f : flushers) {
                 io.kdefer.testkit.Worker.joinQuietly(f);
