@@ -13,8 +13,9 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A workqueue seen as a JDK {@link java.util.concurrent.ExecutorService}
- * ({@link Workqueue#asExecutorService()}): every task becomes one work item of the queue, run by
- * the queue's workers (or in softirq context for a BH queue), and the view keeps the
+ * ({@link Workqueue#asExecutorService()}): every task becomes one work item of the queue (queued
+ * as {@link Workqueue#queue(Work)} does, on the caller's CPU for a per-CPU queue), run by the
+ * queue's workers (or in softirq context for a BH queue), and the view keeps the
  * {@code ExecutorService} contracts as {@link java.util.concurrent.ThreadPoolExecutor} does.
  *
  * <pre>{@code
@@ -97,7 +98,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2>Run protocol (on the worker)</h2>
  * <pre>
- *   beforeRun (lock)   task.worker = this thread; if STOP: interrupt this thread
+ *   beforeRun (lock)   task.worker = this thread; if STOP: interrupt this thread (the scheduled
+ *                      view cancels the task instead, and re-arms one whose timer fired early)
  *   body               the future's run (FutureTask protocol); execute(): a throw is reported
  *   afterRun (lock)    task.worker = null; restore the thread's interrupt status; unlink the task,
  *                      or (scheduled view) re-arm a periodic one; terminate if it was the last
