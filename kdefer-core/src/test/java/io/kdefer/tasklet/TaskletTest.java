@@ -183,10 +183,18 @@ class TaskletTest {
 
     /**
      * N schedules inside one hardirq give one run; once it ran, the next schedule queues a new
-     * run. Spec §10 item 20.
+     * run. Serving a softirq the run waits for the hardirq's irq exit. Spec §10 item 20.
+     *
+     * <p>Not on {@code WORKQUEUE}: the first schedule wakes a kworker of CPU 0, and kdefer runs a
+     * hardirq of {@code cpu/0} beside CPU 0's task threads instead of stopping them (see the model
+     * deviations), so the callback may run between two schedules of the same hardirq, and the next
+     * schedule then queues a second run. Coalescing there is shown by
+     * {@link #schedulesBeforeTheRunCoalesceIntoOneRun}, where the kworker waits for the section.
      */
     @Test
     void schedulesInOneHardirqCoalesceAndTheNextScheduleQueuesAgain() {
+        TaskletHarness.assumeServesSoftirq(backend, "a hardirq does not hold off the kworker that carries"
+                + " the tasklet, so it may run between two schedules of one hardirq");
         try (TaskletHarness h = new TaskletHarness(backend, 2)) {
             Recorder rec = new Recorder(h);
             Tasklet t = Tasklet.setup(h.kernel, rec);
@@ -442,6 +450,40 @@ class TaskletTest {
             assertThat(rec.runs).hasValue(1);
             assertThat(rec.threads).singleElement().asString().matches(h.runner(0, From.TASK, false));
             assertThat(rec.contexts).containsExactly(h.callbackContext());
+        }
+    }
+
+    /**
+     * While a disabled, scheduled tasklet keeps being re-queued on CPU 0, other tasklets scheduled
+     * on CPU 0 still run, there, each once: the re-queue goes to the tail (of the CPU's list, or of
+     * the carrier queue's worklist), behind them. Spec §10 item 37 (with item 23).
+     */
+    @Test
+    void otherTaskletsOfTheCpuRunWhileADisabledOneIsRequeued() {
+        try (TaskletHarness h = new TaskletHarness(backend, 2)) {
+            AtomicInteger spinnerRuns = new AtomicInteger();
+            Tasklet spinner = Tasklet.setup(h.kernel, self -> spinnerRuns.incrementAndGet());
+            spinner.disable();
+            h.onCpu(0, spinner::schedule);
+            h.awaitStat(0, TASKLET_REQUEUES, 10);
+
+            Recorder rec = new Recorder(h);
+            rec.ran = new CountDownLatch(3);
+            List<Tasklet> others = List.of(Tasklet.setup(h.kernel, rec), Tasklet.setup(h.kernel, rec),
+                    Tasklet.setup(h.kernel, rec));
+            for (Tasklet o : others) {
+                assertThat(h.kernel.workOnCpu(0, o::schedule)).isTrue();
+            }
+            await(rec.ran);
+
+            assertThat(rec.cpus).containsExactly(0, 0, 0);
+            assertThat(spinnerRuns).hasValue(0);
+            assertThat(spinner.isScheduled()).isTrue();
+            spinner.enable();
+            spinner.kill();   // waits for the queued run
+            assertThat(spinnerRuns).hasValue(1);
+            h.kernel.close();
+            assertThat(rec.runs).hasValue(3);
         }
     }
 
