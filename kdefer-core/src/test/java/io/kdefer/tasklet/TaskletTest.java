@@ -487,6 +487,79 @@ class TaskletTest {
         }
     }
 
+    /**
+     * How often a disabled, scheduled tasklet is re-queued, measured by a self-rescheduling probe
+     * tasklet of the same CPU, both queued in one bottom-half-disabled section (the disabled one
+     * first): each probe run reads, on the thread that counts them, CPU 0's requeues and passes.
+     * The two take turns on every backend, so the probe's k-th run sees exactly k requeues; what
+     * differs is the softirq pass it runs in.
+     * <ul>
+     *   <li>{@code SOFTIRQ}: one turn per pass (both go back on the fresh list): run k in pass k,
+     *       on this thread (the section's closing {@code localBhEnable()}).</li>
+     *   <li>{@code BH_WORKQUEUE}: the BH worker runs 10 items per pass, the two carriers taking
+     *       turns: five turns per pass, run k in pass (k + 4) / 5, on this thread.</li>
+     *   <li>{@code WORKQUEUE}: no softirq pass at all (0); the turns happen on one kworker of CPU 0.</li>
+     * </ul>
+     * Spec §10 item 37.
+     */
+    @Test
+    void disabledTaskletIsRequeuedOncePerTurnBehindTheOtherWorkOfItsCpu() {
+        try (TaskletHarness h = new TaskletHarness(backend, 2)) {
+            int probeRuns = 10;
+            Recorder disabledRec = new Recorder(h);
+            Tasklet disabled = Tasklet.setup(h.kernel, disabledRec);
+            disabled.disable();
+            List<Long> requeuesAtRun = Collections.synchronizedList(new ArrayList<>());
+            List<Long> passAtRun = Collections.synchronizedList(new ArrayList<>());
+            List<String> threads = Collections.synchronizedList(new ArrayList<>());
+            CountDownLatch probeDone = new CountDownLatch(1);
+            Tasklet probe = Tasklet.setup(h.kernel, self -> {
+                requeuesAtRun.add(h.stat(0, TASKLET_REQUEUES));
+                passAtRun.add(h.stat(0, SOFTIRQ_PASSES));
+                threads.add(Thread.currentThread().getName());
+                if (requeuesAtRun.size() < probeRuns) {
+                    self.schedule();
+                } else {
+                    probeDone.countDown();
+                }
+            });
+
+            h.bhSection(0, () -> {
+                disabled.schedule();
+                probe.schedule();
+            });
+            h.awaitSectionRuns(probeDone);
+            assertThat(disabledRec.runs).hasValue(0);
+            assertThat(disabled.isScheduled()).isTrue();
+            disabled.enable();
+            await(disabledRec.ran);
+            h.kernel.close();
+
+            List<Long> expectedRequeues = new ArrayList<>();
+            List<Long> expectedPasses = new ArrayList<>();
+            for (int k = 1; k <= probeRuns; k++) {
+                expectedRequeues.add((long) k);
+                switch (backend) {
+                    case SOFTIRQ:
+                        expectedPasses.add((long) k);
+                        break;
+                    case BH_WORKQUEUE:
+                        expectedPasses.add((long) (k + 4) / 5);
+                        break;
+                    default:
+                        expectedPasses.add(0L);
+                        break;
+                }
+            }
+            assertThat(requeuesAtRun).containsExactlyElementsOf(expectedRequeues);
+            assertThat(passAtRun).containsExactlyElementsOf(expectedPasses);
+            assertThat(threads).hasSize(probeRuns).containsOnly(threads.get(0));
+            assertThat(threads.get(0)).matches(h.runner(0, From.BH_SECTION, false));
+            assertThat(disabledRec.runs).hasValue(1);
+            assertThat(disabledRec.cpus).containsExactly(0);
+        }
+    }
+
     // ---------------------------------------------------------------- 23, 24
 
     /**
