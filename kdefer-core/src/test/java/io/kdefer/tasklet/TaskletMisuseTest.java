@@ -25,6 +25,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * and 43-45). By default kdefer refuses them with an {@link IllegalStateException} whose message
  * names the tasklet and the rule, and leaves the tasklet as it was; with {@code faithful(true)} it
  * reproduces what the kernel does, where that can be observed without hanging the test.
+ *
+ * <p>Each test runs on every {@link TaskletBackend}, with the same expectations: the rules belong
+ * to the state machine. On {@code WORKQUEUE} a callback runs in task context but with bottom halves
+ * disabled, so a waiting call made from it is refused as from interrupt context there too.
  */
 @ParameterizedClass(name = "{0}")
 @EnumSource(TaskletBackend.class)
