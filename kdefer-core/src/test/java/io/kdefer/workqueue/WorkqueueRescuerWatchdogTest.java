@@ -107,10 +107,10 @@ class WorkqueueRescuerWatchdogTest {
             Waits.spinUntil(() -> started.getCount() == 1, "a started");
             engine.workerCreationFails = true;
             kernel.systemWq().queueOn(0, b);
-            Waits.spinUntil(() -> {
-                clock.tick();   // the sampler makes a CPU-intensive; the spare worker takes b
-                return started.getCount() == 0;
-            }, "b started");
+            // the sampler makes a CPU-intensive at its threshold and kicks the pool: the spare worker
+            // takes b (no more ticks meanwhile: b waiting a whole threshold would be a lockup)
+            clock.tick((int) engine.cpuIntensiveThresh + 2);
+            Waits.spinUntil(() -> started.getCount() == 0, "b started");
             // the watchdog timer (deferrable, at level 2 of the wheel: up to 64 jiffies late) fires
             clock.tick(2 * kernel.hz() + 128);
             assertThat(errors.take()).as("two long items and an empty worklist are no lockup").isEmpty();
