@@ -141,7 +141,7 @@ class TaskletInvariantsTest {
             });
             assertThat(runs).hasValue(0);
             assertThat(t.isScheduled()).isFalse();
-            assertThat(h.kernel.workOnCpu(0, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(0, t::schedule)).isTrue();
             await(ran);
             h.kernel.close();
             assertThat(runs).hasValue(1);

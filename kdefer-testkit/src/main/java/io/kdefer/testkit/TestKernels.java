@@ -39,7 +39,7 @@ public final class TestKernels {
      * ({@code work_on_cpu}): bottom halves it disables there are that CPU's.
      */
     public static void onCpu(Kernel kernel, int cpu, Runnable body) {
-        kernel.workOnCpu(cpu, () -> {
+        kernel.runOnCpu(cpu, () -> {
             body.run();
             return null;
         });
