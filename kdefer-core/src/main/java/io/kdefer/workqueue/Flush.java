@@ -102,9 +102,9 @@ final class Flush {
         try {
             Pwq pwq = work.pwq;
             if (pwq != null && pwq.pool == pool) {
-                b.color = work.color;
-                b.linked = work.linked;
-                work.linked = true;
+                b.setColor(work.color());
+                b.setLinked(work.linked());
+                work.setLinked(true);
                 work.list.insertBefore(b, work.next);
             } else {
                 Worker w = pool.findExecuting(work);
@@ -112,14 +112,14 @@ final class Flush {
                     return null;
                 }
                 pwq = w.currentPwq;
-                b.color = w.currentColor;
+                b.setColor(w.currentColor);
                 w.scheduled.insertBefore(b, w.scheduled.first());
             }
             b.pwq = pwq;
-            b.inactive = true;
+            b.setInactive(true);
             b.lastPool = pool;
             b.testAndSetPending();
-            pwq.nrInFlight[b.color]++;
+            pwq.nrInFlight[b.color()]++;
             return b;
         } finally {
             pool.lock.unlock();
