@@ -69,6 +69,7 @@ public final class Kernel implements AutoCloseable {
     private final Workqueues workqueues;
     private final TaskletBackend taskletBackend;
     private final int wqWatchdogThresh;
+    private final boolean debugObjects;
 
     private Kernel(Builder b) {
         Clock clock = b.clock != null ? b.clock : Clock.system();
@@ -80,6 +81,7 @@ public final class Kernel implements AutoCloseable {
         self[0] = rt;
         this.taskletBackend = b.taskletBackend;
         this.wqWatchdogThresh = b.wqWatchdogThresh;
+        this.debugObjects = b.debugObjects;
         rt.install(this);
         this.softirqs = rt.softirqs;
         this.workqueues = Workqueues.of(this);
@@ -107,6 +109,7 @@ public final class Kernel implements AutoCloseable {
         private boolean threadIrqs;
         private TaskletBackend taskletBackend = TaskletBackend.SOFTIRQ;
         private int wqWatchdogThresh = 30;
+        private boolean debugObjects;
 
         private Builder() {
         }
@@ -194,6 +197,17 @@ public final class Kernel implements AutoCloseable {
                 throw new IllegalArgumentException("watchdog threshold must be >= 0 seconds: " + seconds);
             }
             this.wqWatchdogThresh = seconds;
+            return this;
+        }
+
+        /**
+         * {@code CONFIG_DEBUG_OBJECTS}: the kernel keeps a (weak) registry of the objects it tracks,
+         * so that its consistency check ({@link KernelCheck}) can also find a tasklet whose SCHED bit
+         * is set while it is on no list. Costs a registration per tasklet created. The test kit turns
+         * it on. Default false.
+         */
+        public Builder debugObjects(boolean debugObjects) {
+            this.debugObjects = debugObjects;
             return this;
         }
 
@@ -543,6 +557,11 @@ public final class Kernel implements AutoCloseable {
     /** The workqueue lockup watchdog's threshold in seconds; 0: off (see {@link Builder#workqueueWatchdogThresh}). */
     public int workqueueWatchdogThresh() {
         return wqWatchdogThresh;
+    }
+
+    /** Whether the kernel keeps registries for its consistency check (see {@link Builder#debugObjects}). */
+    public boolean debugObjects() {
+        return debugObjects;
     }
 
     /** What carries tasklet runs (see {@link Builder#taskletBackend}). */
