@@ -61,9 +61,16 @@ final class Flush {
             KernelRuntime rt = dw.engine.rt;
             CpuContext ctx = rt.context();
             checkSleepable(rt, ctx, "flush_delayed_work()", dw);
-            if (t.delete()) {
-                // the timer was armed: we own PENDING; queue it now where the timer would have
-                dw.wq.queueAdmitted(dw.targetCpu, dw, ctx);
+            boolean section = rt.enter(ctx);   // it queues: the entry protocol (close() serves or refuses it)
+            try {
+                if (t.delete()) {
+                    // the timer was armed: we own PENDING; queue it now where the timer would have
+                    dw.wq.queueAdmitted(dw.targetCpu, dw, ctx);
+                }
+            } finally {
+                if (section) {
+                    rt.exit(ctx);
+                }
             }
         }
         return flushWork(dw);
