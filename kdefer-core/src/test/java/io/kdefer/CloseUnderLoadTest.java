@@ -7,6 +7,8 @@ import io.kdefer.irq.IrqReturn;
 import io.kdefer.irq.Irqs;
 import io.kdefer.softirq.SoftirqVector;
 import io.kdefer.tasklet.Tasklet;
+import io.kdefer.workqueue.Work;
+import io.kdefer.workqueue.Workqueue;
 import io.kdefer.timer.KernelTimer;
 import org.junit.jupiter.api.Test;
 
@@ -122,7 +124,7 @@ class CloseUnderLoadTest {
                 () -> softirqSeenByAction.accumulateAndGet(softirqRaises.get(), Math::max));
 
         List<Caller> callers = new ArrayList<>();
-        CountDownLatch warm = new CountDownLatch(12);
+        CountDownLatch warm = new CountDownLatch(14);
         long seed = 1000L * round;
         for (int i = 0; i < 2; i++) {
             final boolean hi = i == 1;
@@ -209,6 +211,51 @@ class CloseUnderLoadTest {
             @Override
             void call() {
                 k.runOnCpu(random.nextInt(CPUS), ran::incrementAndGet);
+                returned++;
+            }
+
+            @Override
+            void check() {
+                assertThat(ran.get()).as(name + ": functions run = calls returned").isEqualTo(returned);
+            }
+        });
+        callers.add(new Caller("work queue", warm, seed++) {
+            final Work[] ws = new Work[4];
+            final AtomicInteger[] runs = new AtomicInteger[ws.length];
+            final int[] accepted = new int[ws.length];
+
+            {
+                for (int w = 0; w < ws.length; w++) {
+                    AtomicInteger r = new AtomicInteger();
+                    runs[w] = r;
+                    ws[w] = new Work(self -> r.incrementAndGet());
+                }
+            }
+
+            @Override
+            void call() {
+                int w = random.nextInt(ws.length);
+                Workqueue q = random.nextBoolean() ? k.systemWq() : k.systemUnboundWq();
+                if (q.queueOn(random.nextInt(CPUS), ws[w])) {
+                    accepted[w]++;
+                }
+            }
+
+            @Override
+            void check() {
+                for (int w = 0; w < ws.length; w++) {
+                    assertThat(runs[w].get()).as(name + ": runs of item " + w + " = true queueings").isEqualTo(accepted[w]);
+                    assertThat(ws[w].isPending()).as(name + ": item " + w + " left pending").isFalse();
+                }
+            }
+        });
+        callers.add(new Caller("work_on_cpu", warm, seed++) {
+            final AtomicInteger ran = new AtomicInteger();
+            int returned;
+
+            @Override
+            void call() {
+                k.workOnCpu(random.nextInt(CPUS), ran::incrementAndGet);
                 returned++;
             }
 

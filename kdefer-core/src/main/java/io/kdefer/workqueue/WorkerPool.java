@@ -2,9 +2,9 @@ package io.kdefer.workqueue;
 
 import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
+import io.kdefer.internal.Secrets;
 import io.kdefer.softirq.SoftirqVector;
 import io.kdefer.timer.KernelTimer;
-import io.kdefer.timer.TimerFlag;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -239,7 +239,7 @@ final class WorkerPool {
         engine.creationFailures.incrementAndGet();
         KernelTimer t = maydayTimer;
         if (t == null) {
-            t = KernelTimer.setup(engine.kernel(), self -> maydayTimeout());
+            t = Secrets.ownTimer(engine.kernel(), self -> maydayTimeout(), false);
             maydayTimer = t;
         }
         if (!t.isPending() && !rt.isClosing()) {
@@ -592,7 +592,7 @@ final class WorkerPool {
         }
         KernelTimer t = sampler;
         if (t == null) {
-            t = KernelTimer.setup(engine.kernel(), self -> sample(), TimerFlag.PINNED);
+            t = Secrets.ownTimer(engine.kernel(), self -> sample(), true);
             sampler = t;
         }
         if (!t.isPending() && !rt.isClosing()) {
@@ -607,7 +607,7 @@ final class WorkerPool {
         KernelTimer t = idleTimer;
         if (t == null) {
             // not deferrable (the kernel's is): an idle virtual CPU never runs deferrable timers
-            t = KernelTimer.setup(engine.kernel(), self -> cullIdle());
+            t = Secrets.ownTimer(engine.kernel(), self -> cullIdle(), false);
             idleTimer = t;
         }
         if (!t.isPending() && !rt.isClosing()) {

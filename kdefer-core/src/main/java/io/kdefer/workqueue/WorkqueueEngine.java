@@ -4,6 +4,7 @@ import io.kdefer.Kernel;
 import io.kdefer.internal.Cpu;
 import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
+import io.kdefer.internal.Secrets;
 import io.kdefer.internal.SoftirqTable.BhStage;
 import io.kdefer.internal.Subsystem;
 import io.kdefer.softirq.SoftirqVector;
@@ -246,7 +247,7 @@ final class WorkqueueEngine implements Subsystem {
             if (watchdog == null) {
                 // not deferrable, unlike the kernel's: a virtual CPU whose kworker is busy looks idle
                 // to its tick (it did no hardirq or softirq work), and would never run it
-                watchdog = KernelTimer.setup(kernel(), self -> watchdogCheck());
+                watchdog = Secrets.ownTimer(kernel, self -> watchdogCheck(), false);
             }
             watchdogArmed = true;
             watchdog.mod(rt.clock.jiffies() + watchdogThresh);
