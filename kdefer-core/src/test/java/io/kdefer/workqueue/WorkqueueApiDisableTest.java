@@ -249,6 +249,39 @@ class WorkqueueApiDisableTest {
         assertThat(w.disableCount()).isZero();
         w.flush();
         assertThat(probe.runs).hasValue(1);
+
+        assertThatThrownBy(() -> wq.enableAndQueue(w)).as("not disabled: the unbalanced enable throws")
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("not disabled");
+        assertThat(w.isPending()).isFalse();
+        wq.flush();
+        assertThat(probe.runs).hasValue(1);
+    }
+
+    /**
+     * Faithful mode: {@code enableAndQueue()} of an item that is not disabled reports the
+     * unbalanced enable (the kernel's WARN), which leaves the count at 0, so it queues the item and
+     * returns true, as {@code enable_and_queue_work} does. Spec §10.3 items 78 and 80.
+     */
+    @Test
+    void enableAndQueueOfANonDisabledItemReportsAndQueuesInFaithfulMode(CollectingErrors errors) {
+        Kernel kernel = TestKernels.start(TestKernels.manual(2, errors).faithful(true));
+        try {
+            Workqueue wq = kernel.allocWorkqueue("api80f", 0);
+            WorkqueueApiProbe probe = new WorkqueueApiProbe(kernel);
+            Work w = new Work(probe);
+            wq.queueOn(0, w);
+            w.flush();
+
+            assertThat(wq.enableAndQueue(w)).isTrue();
+            w.flush();
+            assertThat(probe.runs).hasValue(2);
+            List<Report> reports = errors.take();
+            assertThat(reports).hasSize(1);
+            assertThat(reports.get(0).error()).hasMessageContaining("not disabled");
+        } finally {
+            kernel.close();
+        }
     }
 
     // ---------------------------------------------------------------- 81

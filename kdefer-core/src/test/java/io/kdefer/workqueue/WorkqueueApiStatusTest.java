@@ -131,7 +131,8 @@ class WorkqueueApiStatusTest {
      * {@code WQ_MAX_ACTIVE} (2048) are taken as given; ordered queues have 1. Default mode: values
      * above 2048 or below 1 are refused with an {@link IllegalArgumentException} naming the queue
      * and the range, at allocation and in {@code setMaxActive} (where 0 is out of range too), and
-     * nothing changes. Spec §10.3 item 85.
+     * nothing changes; {@code setMaxActive} on an ordered queue is refused (spec §4.9).
+     * Spec §10.3 item 85.
      */
     @Test
     void maxActiveZeroIsTheDefaultAndOutOfRangeValuesAreRefused(Kernel kernel) {
@@ -162,12 +163,19 @@ class WorkqueueApiStatusTest {
         assertThat(wq.maxActive()).isEqualTo(16);
         wq.setMaxActive(2048);
         assertThat(wq.maxActive()).isEqualTo(2048);
+
+        Workqueue ordered = kernel.allocOrderedWorkqueue("api85ord2");
+        assertThatThrownBy(() -> ordered.setMaxActive(4)).as("spec §4.9: refused on an ordered queue")
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("api85ord2");
+        assertThat(ordered.maxActive()).isEqualTo(1);
     }
 
     /**
      * Faithful mode: out-of-range {@code max_active} values are clamped into [1, 2048] and each
      * clamp is reported to the error handler (the kernel's warning) naming the queue; a clamped
-     * queue works. Spec §10.3 item 85.
+     * queue works. {@code setMaxActive} on an ordered queue is reported and ignored (spec §4.9).
+     * Spec §10.3 item 85.
      */
     @Test
     void maxActiveOutOfRangeIsClampedWithAReportInFaithfulMode(CollectingErrors errors) {
@@ -190,6 +198,12 @@ class WorkqueueApiStatusTest {
             neg.setMaxActive(0);
             assertThat(neg.maxActive()).isEqualTo(1);
             assertReport(errors.take(), "api85fneg", "clamped to 1");
+
+            Workqueue ordered = kernel.allocOrderedWorkqueue("api85ford");
+            ordered.setMaxActive(4);
+            assertThat(ordered.maxActive()).as("ignored, as the kernel does").isEqualTo(1);
+            assertThat(errors.take()).hasSize(1).allSatisfy(r -> assertThat(r.error())
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("api85ford"));
 
             WorkqueueApiProbe probe = new WorkqueueApiProbe(kernel);
             Work w = new Work(probe);
