@@ -7,6 +7,7 @@ import io.kdefer.internal.Secrets;
 import io.kdefer.irq.Irqs;
 import io.kdefer.softirq.Softirqs;
 import io.kdefer.tasklet.Tasklet;
+import io.kdefer.tasklet.TaskletBackend;
 import io.kdefer.timer.KernelTimer;
 import io.kdefer.workqueue.DelayedWork;
 import io.kdefer.workqueue.Work;
@@ -66,6 +67,7 @@ public final class Kernel implements AutoCloseable {
     private final Softirqs softirqs;
     private volatile Irqs irqs;
     private final Workqueues workqueues;
+    private final TaskletBackend taskletBackend;
 
     private Kernel(Builder b) {
         Clock clock = b.clock != null ? b.clock : Clock.system();
@@ -75,6 +77,7 @@ public final class Kernel implements AutoCloseable {
         this.rt = new KernelRuntime(b.cpus, b.hz, clock, b.faithful, b.idle, b.errorHandler,
                 b.timersOnClose == TimerClosePolicy.RUN, b.threadIrqs);
         self[0] = rt;
+        this.taskletBackend = b.taskletBackend;
         rt.install(this);
         this.softirqs = rt.softirqs;
         this.workqueues = Workqueues.of(this);
@@ -100,6 +103,7 @@ public final class Kernel implements AutoCloseable {
         private ErrorHandler errorHandler = ErrorHandler.logging();
         private TimerClosePolicy timersOnClose = TimerClosePolicy.REPORT;
         private boolean threadIrqs;
+        private TaskletBackend taskletBackend = TaskletBackend.SOFTIRQ;
 
         private Builder() {
         }
@@ -165,6 +169,15 @@ public final class Kernel implements AutoCloseable {
          */
         public Builder threadIrqs(boolean threadIrqs) {
             this.threadIrqs = threadIrqs;
+            return this;
+        }
+
+        /**
+         * What carries tasklet runs: the softirq lists (default), BH work items (Linux 6.9+), or a
+         * process-context workqueue (the 2007 proposal). See {@link TaskletBackend}.
+         */
+        public Builder taskletBackend(TaskletBackend backend) {
+            this.taskletBackend = Objects.requireNonNull(backend, "backend");
             return this;
         }
 
@@ -452,6 +465,11 @@ public final class Kernel implements AutoCloseable {
     /** {@code current_work()}: the item the calling thread executes as a worker, or null. */
     public Work currentWork() {
         return workqueues.currentWork();
+    }
+
+    /** What carries tasklet runs (see {@link Builder#taskletBackend}). */
+    public TaskletBackend taskletBackend() {
+        return taskletBackend;
     }
 
     /** Whether forced interrupt threading is on (see {@link Builder#threadIrqs}). */

@@ -1,5 +1,6 @@
 package io.kdefer.tasklet;
 
+import io.kdefer.Kernel;
 import io.kdefer.internal.Cpu;
 import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
@@ -7,6 +8,9 @@ import io.kdefer.internal.SoftirqTable.BhStage;
 import io.kdefer.internal.Subsystem;
 import io.kdefer.internal.Subsystems;
 import io.kdefer.softirq.SoftirqVector;
+import io.kdefer.workqueue.Work;
+import io.kdefer.workqueue.Workqueue;
+import io.kdefer.workqueue.WqFlag;
 
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -23,14 +27,94 @@ final class TaskletEngine implements Subsystem {
     final KernelRuntime rt;            // F
     final TaskletList[] normal;        // F: per CPU, TASKLET_SOFTIRQ
     final TaskletList[] hi;            // F: per CPU, HI_SOFTIRQ
+    final TaskletBackend backend;      // F
+    private final Kernel kernel;       // F
+    private final Workqueue[] carrierQueues = new Workqueue[2];   // guarded by this: [TASKLET, HI]
 
-    TaskletEngine(KernelRuntime rt) {
+    TaskletEngine(KernelRuntime rt, Kernel kernel, TaskletBackend backend) {
         this.rt = rt;
+        this.kernel = kernel;
+        this.backend = backend;
         this.normal = lists(rt.nrCpus);
         this.hi = lists(rt.nrCpus);
         rt.softirqs.registerBh(SoftirqVector.HI, BhStage.TASKLETS, new Action(hi, SoftirqVector.HI.ordinal()));
         rt.softirqs.registerBh(SoftirqVector.TASKLET, BhStage.TASKLETS,
                 new Action(normal, SoftirqVector.TASKLET.ordinal()));
+    }
+
+    // ---------------------------------------------------------------- workqueue backends
+
+    /**
+     * A schedule on a workqueue backend, after it set SCHED (so it owns the tasklet's queueing):
+     * queues the tasklet's carrier work item for the vector on the caller's CPU. The carrier is made
+     * by the first such schedule; later ones see it, because each schedule's SCHED RMW reads the
+     * value the previous run's clear wrote, after that run's carrier was queued.
+     */
+    void carry(Tasklet t, boolean hiVector, CpuContext ctx) {
+        int i = hiVector ? 1 : 0;
+        Work w = t.carriers[i];
+        if (w == null) {
+            w = new Work(self -> runCarried(t, self, hiVector));
+            t.carriers[i] = w;
+        }
+        carrierQueue(hiVector).queueOn(ctx.cpu, w);
+    }
+
+    /** The queue that carries the vector's tasklets on this kernel's backend. */
+    private synchronized Workqueue carrierQueue(boolean hiVector) {
+        int i = hiVector ? 1 : 0;
+        Workqueue q = carrierQueues[i];
+        if (q == null) {
+            if (backend == TaskletBackend.BH_WORKQUEUE) {
+                q = hiVector ? kernel.systemBhHighpriWq() : kernel.systemBhWq();
+            } else {
+                q = hiVector ? kernel.allocWorkqueue("ktasklets_hi", 0, WqFlag.HIGHPRI)
+                        : kernel.allocWorkqueue("ktasklets", 0);
+            }
+            carrierQueues[i] = q;
+        }
+        return q;
+    }
+
+    /**
+     * The carrier's function: one tasklet's part of {@code tasklet_action_common}. Takes RUN; if
+     * enabled, clears SCHED and calls the tasklet; otherwise (running elsewhere, or disabled)
+     * re-queues the carrier on this CPU, as the softirq backend re-queues it on its list. On the
+     * process-context backend the callback runs with bottom halves disabled.
+     */
+    private void runCarried(Tasklet t, Work carrier, boolean hiVector) {
+        final CpuContext ctx = rt.context();
+        final Cpu cpu = rt.currentCpu(ctx);
+        final boolean bhOff = backend == TaskletBackend.WORKQUEUE;
+        if (bhOff) {
+            cpu.localBhDisable(ctx, Thread.currentThread());
+        }
+        try {
+            if (t.tryLock()) {
+                if (t.countVolatile() == 0) {
+                    if (t.clearSchedForRun()) {
+                        cpu.bump(Cpu.STAT_TASKLET_RUNS);
+                        t.invoke(ctx);
+                    } else {
+                        rt.reportError(t, new IllegalStateException(
+                                "tasklet carried without SCHED set; not called (the kernel WARNs once)"));
+                    }
+                    t.unlock();
+                    return;
+                }
+                t.unlock();
+            }
+            if (rt.isClosing() && t.countVolatile() != 0) {
+                t.dropOnClose();
+                return;
+            }
+            cpu.bump(Cpu.STAT_TASKLET_REQUEUES);
+            carrierQueue(hiVector).queueOn(ctx.cpu, carrier);
+        } finally {
+            if (bhOff) {
+                cpu.localBhEnable(ctx);
+            }
+        }
     }
 
     static TaskletEngine of(KernelRuntime rt) {
