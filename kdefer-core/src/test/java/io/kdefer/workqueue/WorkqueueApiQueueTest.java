@@ -10,6 +10,7 @@ import java.util.Collections;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Queueing ({@code queue_work}, {@code queue_work_on}) against spec §10.3 items 48-56: the return
@@ -240,6 +241,31 @@ class WorkqueueApiQueueTest {
         assertThat(probe.run(1).threadName()).matches("kworker/1:\\d+");
         assertThat(probe.run(2).threadName()).matches("kworker/0:\\d+");
         assertThat(probe.run(3).threadName()).matches("kworker/1:\\d+H");
+    }
+
+    /**
+     * {@code queueOn} and {@code queueDelayedOn} for a CPU that does not exist throw an
+     * {@link IllegalArgumentException} naming it and leave the item idle;
+     * {@link Workqueue#WORK_CPU_UNBOUND} means "no CPU requested" (the caller's CPU).
+     * Spec §4.4, §10.3 item 54.
+     */
+    @Test
+    void queueOnACpuThatDoesNotExistIsRefused(Kernel kernel) {
+        Workqueue wq = kernel.allocWorkqueue("api54x", 0);
+        WorkqueueApiProbe probe = new WorkqueueApiProbe(kernel);
+        Work w = new Work(probe);
+        DelayedWork dw = new DelayedWork(probe);
+        for (int cpu : new int[] {2, -2}) {
+            assertThatThrownBy(() -> wq.queueOn(cpu, w)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("cpu " + cpu);
+            assertThatThrownBy(() -> wq.queueDelayedOn(cpu, dw, 1)).isInstanceOf(IllegalArgumentException.class);
+        }
+        assertThat(w.isPending()).isFalse();
+        assertThat(dw.isPending()).isFalse();
+
+        assertThat(kernel.workOnCpu(1, () -> wq.queueOn(Workqueue.WORK_CPU_UNBOUND, w))).isTrue();
+        w.flush();
+        assertThat(probe.run(1).cpu()).isEqualTo(1);
     }
 
     /**
