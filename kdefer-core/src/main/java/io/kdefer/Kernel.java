@@ -68,6 +68,7 @@ public final class Kernel implements AutoCloseable {
     private volatile Irqs irqs;
     private final Workqueues workqueues;
     private final TaskletBackend taskletBackend;
+    private final int wqWatchdogThresh;
 
     private Kernel(Builder b) {
         Clock clock = b.clock != null ? b.clock : Clock.system();
@@ -78,6 +79,7 @@ public final class Kernel implements AutoCloseable {
                 b.timersOnClose == TimerClosePolicy.RUN, b.threadIrqs);
         self[0] = rt;
         this.taskletBackend = b.taskletBackend;
+        this.wqWatchdogThresh = b.wqWatchdogThresh;
         rt.install(this);
         this.softirqs = rt.softirqs;
         this.workqueues = Workqueues.of(this);
@@ -104,6 +106,7 @@ public final class Kernel implements AutoCloseable {
         private TimerClosePolicy timersOnClose = TimerClosePolicy.REPORT;
         private boolean threadIrqs;
         private TaskletBackend taskletBackend = TaskletBackend.SOFTIRQ;
+        private int wqWatchdogThresh = 30;
 
         private Builder() {
         }
@@ -178,6 +181,19 @@ public final class Kernel implements AutoCloseable {
          */
         public Builder taskletBackend(TaskletBackend backend) {
             this.taskletBackend = Objects.requireNonNull(backend, "backend");
+            return this;
+        }
+
+        /**
+         * The workqueue lockup watchdog's threshold in seconds ({@code workqueue.watchdog_thresh}):
+         * a pool whose waiting items make no progress for this long is reported to the error
+         * handler with the stuck worker's item and stack. 0 turns it off. Default 30.
+         */
+        public Builder workqueueWatchdogThresh(int seconds) {
+            if (seconds < 0) {
+                throw new IllegalArgumentException("watchdog threshold must be >= 0 seconds: " + seconds);
+            }
+            this.wqWatchdogThresh = seconds;
             return this;
         }
 
@@ -465,6 +481,11 @@ public final class Kernel implements AutoCloseable {
     /** {@code current_work()}: the item the calling thread executes as a worker, or null. */
     public Work currentWork() {
         return workqueues.currentWork();
+    }
+
+    /** The workqueue lockup watchdog's threshold in seconds; 0: off (see {@link Builder#workqueueWatchdogThresh}). */
+    public int workqueueWatchdogThresh() {
+        return wqWatchdogThresh;
     }
 
     /** What carries tasklet runs (see {@link Builder#taskletBackend}). */

@@ -68,8 +68,11 @@ final class TaskletEngine implements Subsystem {
             if (backend == TaskletBackend.BH_WORKQUEUE) {
                 q = hiVector ? kernel.systemBhHighpriWq() : kernel.systemBhWq();
             } else {
-                q = hiVector ? kernel.allocWorkqueue("ktasklets_hi", 0, WqFlag.HIGHPRI)
-                        : kernel.allocWorkqueue("ktasklets", 0);
+                // max_active 1 per CPU: the tasklets of a CPU run one after another in schedule
+                // order, as on its softirq list (a carrier waiting for the CPU's bottom halves
+                // counts as asleep, and would otherwise let the next one start beside it)
+                q = hiVector ? kernel.allocWorkqueue("ktasklets_hi", 1, WqFlag.HIGHPRI)
+                        : kernel.allocWorkqueue("ktasklets", 1);
             }
             carrierQueues[i] = q;
         }

@@ -36,6 +36,7 @@ final class Pwq {
         nrActive++;
         if (pool.worklist.isEmpty()) {
             pool.watchdogTs = pool.rt.clock.jiffies();
+            pool.engine.watchdogNeeded();
         }
         w.list.moveLinked(w, pool.worklist);
     }

@@ -120,8 +120,11 @@ final class Worker extends KThread implements Parker.Condition, SleepHooks {
                 return;
             }
             if (!p.mayStartWorking()) {
-                p.createWorker();   // manage_workers(): keep a spare to hand over to
-                continue;
+                // manage_workers(): keep a spare to hand over to; if none can be made, work
+                // without one (the mayday timer is armed; see docs/deviations.md)
+                if (p.createWorker() != null) {
+                    continue;
+                }
             }
             break;
         }

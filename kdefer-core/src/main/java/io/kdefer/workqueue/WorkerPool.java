@@ -186,26 +186,118 @@ final class WorkerPool {
                 return false;   // every worker is busy: the one that started last keeps a spare
             }
             w = createWorker();
+            if (w == null) {
+                return false;   // the mayday timer is armed: rescuers will be called
+            }
         }
         w.wake();
         return true;
     }
 
+    /** L: {@code need_to_create_worker()}. */
+    boolean needToCreateWorker() {
+        return needMoreWorker() && !mayStartWorking();
+    }
+
     // ---------------------------------------------------------------- workers (L)
 
-    /** {@code create_worker()}: a new worker, idle, started; under the lock (it waits for it). */
+    /**
+     * {@code create_worker()}: a new worker, idle, started; under the lock (it waits for it). Null
+     * when no thread can be created (the JVM refused one, or the test hook says so): then the mayday
+     * timer is armed, so that rescuers take over the items of their workqueues.
+     */
     Worker createWorker() {
+        if (engine.workerCreationFails) {
+            creationFailed();
+            return null;
+        }
         int wid = ids.nextClearBit(0);
-        ids.set(wid);
         Worker w = new Worker(this, wid);
         if (unbound()) {
             w.flags |= WORKER_UNBOUND;
         }
+        try {
+            w.start();
+        } catch (Throwable t) {   // OutOfMemoryError: unable to create native thread
+            rt.reportError(this, t);
+            creationFailed();
+            return null;
+        }
+        ids.set(wid);
         nrWorkers++;
         threads.add(w);
         enterIdle(w);
-        w.start();
         return w;
+    }
+
+    // ---------------------------------------------------------------- mayday (L)
+
+    private KernelTimer maydayTimer;   // L: created on first need
+
+    /** L: a worker could not be created; in {@code MAYDAY_INITIAL_TIMEOUT} the rescuers are called. */
+    private void creationFailed() {
+        engine.creationFailures.incrementAndGet();
+        KernelTimer t = maydayTimer;
+        if (t == null) {
+            t = KernelTimer.setup(engine.kernel(), self -> maydayTimeout());
+            maydayTimer = t;
+        }
+        if (!t.isPending() && !rt.isClosing()) {
+            t.mod(rt.clock.jiffies() + engine.maydayInitialTimeout);
+        }
+    }
+
+    /**
+     * {@code pool_mayday_timeout()}: while the pool needs a worker it cannot create, every pwq with
+     * items on the worklist whose workqueue has a rescuer is sent a mayday; again every
+     * {@code MAYDAY_INTERVAL}.
+     */
+    private void maydayTimeout() {
+        lock.lock();
+        try {
+            if (!needToCreateWorker() && !(nrWorkers == 0 && !worklist.isEmpty())) {
+                return;
+            }
+            if (nrWorkers == 0 && !engine.workerCreationFails) {
+                kick(rt.context());   // the manager's retry (CREATE_COOLDOWN): a pool with no worker at all
+                if (nrWorkers != 0) {
+                    return;
+                }
+            }
+            for (Work w = worklist.first(); w != null; w = w.next) {
+                Rescuer r = w.pwq != null ? w.pwq.wq.rescuer : null;
+                if (r != null) {
+                    r.mayday(w.pwq);
+                }
+            }
+            if (!rt.isClosing()) {
+                maydayTimer.mod(rt.clock.jiffies() + engine.maydayInterval);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * L: the rescuer takes every item of {@code pwq} from the worklist (an item another worker of
+     * this pool executes goes to that worker, as {@code assign_work} does) and runs them.
+     */
+    void rescue(Worker rescuer, Pwq pwq, CpuContext ctx) {
+        for (Work w = worklist.first(); w != null; ) {
+            if (w.pwq == pwq) {
+                Work next = w.next;
+                while (next != null && w.linked && next.func == null) {
+                    next = next.next;   // its barriers move with it
+                }
+                assignWork(w, rescuer);
+                w = next;
+            } else {
+                w = w.next;
+            }
+        }
+        if (!rescuer.scheduled.isEmpty()) {
+            processScheduled(rescuer, ctx);
+        }
     }
 
     void enterIdle(Worker w) {
@@ -329,6 +421,11 @@ final class WorkerPool {
             rt.reportError(work, t);
         } finally {
             ctx.running = savedRunning;
+            if (!bh) {
+                // an interrupt the function left set must not reach the next item, nor make the
+                // worker's idle park return at once (ThreadPoolExecutor clears it too)
+                Thread.interrupted();
+            }
             if (ctx.count != count) {
                 // "BUG: workqueue leaked atomic, lock or RCU": give back what the function kept
                 String hex = ctx.countHex();
@@ -505,11 +602,12 @@ final class WorkerPool {
 
     // ---------------------------------------------------------------- idle culling
 
-    /** L: arms the idle timer ({@code TIMER_DEFERRABLE}) for the oldest idle worker's timeout. */
+    /** L: arms the idle timer for the oldest idle worker's timeout. */
     private void armIdleTimer() {
         KernelTimer t = idleTimer;
         if (t == null) {
-            t = KernelTimer.setup(engine.kernel(), self -> cullIdle(), TimerFlag.DEFERRABLE);
+            // not deferrable (the kernel's is): an idle virtual CPU never runs deferrable timers
+            t = KernelTimer.setup(engine.kernel(), self -> cullIdle());
             idleTimer = t;
         }
         if (!t.isPending() && !rt.isClosing()) {
@@ -555,8 +653,23 @@ final class WorkerPool {
             if (sampler != null) {
                 sampler.delete();
             }
+            if (maydayTimer != null) {
+                maydayTimer.delete();
+            }
             if (idleTimer != null) {
                 idleTimer.delete();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** close(): a pool that could not create its first worker tries again (it has items and nobody to run them). */
+    void retryIfStalled() {
+        lock.lock();
+        try {
+            if (nrWorkers == 0 && !worklist.isEmpty()) {
+                kick(rt.context());
             }
         } finally {
             lock.unlock();

@@ -56,6 +56,8 @@ public final class Workqueue implements Executor {
     final boolean ordered;            // F
     final boolean cpuIntensive;       // F
     final boolean system;             // F: a system workqueue (never destroyed)
+    /** F: the rescuer of a {@link WqFlag#MEM_RECLAIM} queue, else null. */
+    final Rescuer rescuer;
     private volatile int maxActive;   // A
     /** F: the pwq for each CPU (one shared pwq for unbound and ordered queues). */
     final Pwq[] pwqs;
@@ -101,6 +103,12 @@ public final class Workqueue implements Executor {
                 pwqs[c] = new Pwq(this, bh ? engine.bhPool(c, highpri) : engine.cpuPool(c, highpri), perPwq);
             }
             this.distinct = pwqs.clone();
+        }
+        if (flags.contains(WqFlag.MEM_RECLAIM) && !bh) {
+            rescuer = new Rescuer(this, distinct[0].pool);
+            rescuer.start();
+        } else {
+            rescuer = null;
         }
     }
 
@@ -320,6 +328,7 @@ public final class Workqueue implements Executor {
                     work.inactive = false;
                     if (pool.worklist.isEmpty()) {
                         pool.watchdogTs = rt.clock.jiffies();
+                        engine.watchdogNeeded();
                     }
                     pool.worklist.addLast(work);
                     pool.kick(ctx);
@@ -517,9 +526,18 @@ public final class Workqueue implements Executor {
         if (destroyed) {
             return;
         }
+        // refused calls change nothing: check before the queue starts refusing outside work
+        CpuContext ctx = rt.context();
+        Flush.checkSleepable(rt, ctx, "destroy_workqueue()", this);
+        if (chained(ctx)) {
+            Flush.selfDeadlock(rt, this, "destroy_workqueue() from one of the queue's own items waits for itself");
+        }
         destroying = true;
         drain();
         destroyed = true;
+        if (rescuer != null) {
+            rescuer.stopRescuer();
+        }
         engine.removed(this);
     }
 
