@@ -3,10 +3,13 @@ package io.kdefer.workqueue;
 import io.kdefer.Kernel;
 import io.kdefer.ManualClock;
 import io.kdefer.testkit.KdeferTest;
+import io.kdefer.testkit.Worker;
 import io.kdefer.workqueue.WorkqueueApiProbe.Gate;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -222,24 +225,46 @@ class WorkqueueApiDelayedTest {
 
     /**
      * {@code flush()} of a delayed item waiting on its timer deletes the timer, queues the item at
-     * once on the CPU it was meant for, and returns true after it ran; no tick is needed. A delayed
-     * item that was never queued, or has run, flushes to false. Spec §10.3 item 64.
+     * once on the CPU it was meant for, and waits until it ran; no tick is needed. To see the wait,
+     * CPU 1's pool is held by another queue's item, so the flushed item waits on the worklist until
+     * the test releases it. A delayed item that was never queued, or has run, flushes to false.
+     * Spec §10.3 item 64.
      */
     @Test
     void flushOfATimerPendingDelayedItemRunsItNowAndWaits(Kernel kernel) {
         Workqueue wq = kernel.allocWorkqueue("api64", 0);
+        Workqueue other = kernel.allocWorkqueue("api64b", 0);
+        WorkqueueApiProbe blocker = new WorkqueueApiProbe(kernel);
+        Gate held = blocker.hold(1);
         WorkqueueApiProbe probe = new WorkqueueApiProbe(kernel);
         DelayedWork dw = new DelayedWork(probe);
         long j = kernel.jiffies();
         assertThat(dw.flush()).as("never queued").isFalse();
 
-        assertThat(kernel.workOnCpu(0, () -> wq.queueDelayedOn(1, dw, 100))).isTrue();
-        assertThat(dw.flush()).isTrue();
+        AtomicBoolean result = new AtomicBoolean();
+        AtomicInteger finishedAtReturn = new AtomicInteger(-1);
+        Worker flusher = null;
+        try {
+            other.queueOn(1, new Work(blocker));
+            held.awaitStarted();
+            assertThat(kernel.workOnCpu(0, () -> wq.queueDelayedOn(1, dw, 100))).isTrue();
+            flusher = Worker.start("flush_delayed_work", () -> {
+                result.set(dw.flush());
+                finishedAtReturn.set(probe.finished.get());
+            });
+            WorkqueueApiProbe.awaitBlockedInKernel(kernel, flusher);
+            assertThat(dw.timer().isPending()).as("the flush took it off its timer").isFalse();
+            assertThat(dw.busy()).as("and queued it").isEqualTo(Work.BUSY_PENDING);
+        } finally {
+            blocker.releaseAll();
+            Worker.joinQuietly(flusher);
+        }
+        flusher.joinAndCheck();
 
-        assertThat(probe.finished).hasValue(1);
+        assertThat(result).isTrue();
+        assertThat(finishedAtReturn).hasValue(1);
         assertThat(probe.run(1).cpu()).isEqualTo(1);
         assertThat(probe.run(1).threadName()).matches("kworker/1:\\d+");
-        assertThat(dw.timer().isPending()).isFalse();
         assertThat(dw.isPending()).isFalse();
         assertThat(kernel.jiffies()).isEqualTo(j);
         assertThat(dw.flush()).as("idle again").isFalse();
