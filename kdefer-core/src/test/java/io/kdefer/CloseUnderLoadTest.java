@@ -92,7 +92,7 @@ class CloseUnderLoadTest {
      * a softirq, run work on a CPU and tick the manual clock, while the test thread (and in every
      * other round a second thread too) closes the kernel. Afterwards: runs = {@code true}
      * schedules for every tasklet; every timer an arm returned for ran or was reported exactly
-     * once; every hardirq call and {@code workOnCpu} that returned ran its function exactly once;
+     * once; every hardirq call and {@code runOnCpu} that returned ran its function exactly once;
      * the last accepted interrupt and softirq raise were each followed by their handler; every
      * caller ended (none hung); no kdefer thread is alive; nothing else was reported.
      */
@@ -208,7 +208,7 @@ class CloseUnderLoadTest {
 
             @Override
             void call() {
-                k.workOnCpu(random.nextInt(CPUS), ran::incrementAndGet);
+                k.runOnCpu(random.nextInt(CPUS), ran::incrementAndGet);
                 returned++;
             }
 

@@ -126,7 +126,7 @@ class JitTimerCommandTest {
         String table;
         String me = Thread.currentThread().getName();
         try (Kernel kernel = Kernel.builder().cpus(2).hz(1000).clock(clock).build()) {
-            table = readTicking(kernel, clock, cmd, () -> kernel.workOnCpu(1, () -> {
+            table = readTicking(kernel, clock, cmd, () -> kernel.runOnCpu(1, () -> {
                 kernel.localBhDisable();
                 try {
                     clock.tick(25);

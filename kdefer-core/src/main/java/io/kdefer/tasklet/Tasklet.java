@@ -113,7 +113,8 @@ public final class Tasklet {
 
     static {
         Subsystems.provide(Subsystems.Kind.TASKLETS,
-                (kernel, rt) -> new TaskletEngine(rt, (Kernel) kernel, ((Kernel) kernel).taskletBackend()));
+                (kernel, rt) -> new TaskletEngine(rt, (Kernel) kernel, ((Kernel) kernel).taskletBackend(),
+                        ((Kernel) kernel).debugObjects()));
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
             STATE = l.findVarHandle(Tasklet.class, "state", int.class);
@@ -145,6 +146,7 @@ public final class Tasklet {
         this.func = func;
         this.data = data;
         this.count = count;
+        engine.track(this);
     }
 
     // ---------------------------------------------------------------- creation

@@ -31,7 +31,11 @@ final class TaskletEngine implements Subsystem {
     private final Kernel kernel;       // F
     private final Workqueue[] carrierQueues = new Workqueue[2];   // guarded by this: [TASKLET, HI]
 
-    TaskletEngine(KernelRuntime rt, Kernel kernel, TaskletBackend backend) {
+    /** Every tasklet of this kernel, weakly, with {@code debugObjects}; else null. Guarded by itself. */
+    private final java.util.Set<Tasklet> registry;
+
+    TaskletEngine(KernelRuntime rt, Kernel kernel, TaskletBackend backend, boolean debugObjects) {
+        this.registry = debugObjects ? java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>()) : null;
         this.rt = rt;
         this.kernel = kernel;
         this.backend = backend;
@@ -120,6 +124,15 @@ final class TaskletEngine implements Subsystem {
         }
     }
 
+    /** Registers a new tasklet for the consistency check ({@code debug_object_init}). */
+    void track(Tasklet t) {
+        if (registry != null) {
+            synchronized (registry) {
+                registry.add(t);
+            }
+        }
+    }
+
     static TaskletEngine of(KernelRuntime rt) {
         return rt.subsystem(TaskletEngine.class);
     }
@@ -131,8 +144,9 @@ final class TaskletEngine implements Subsystem {
 
     /**
      * Quiescent only (the lists are read without their owner): every listed tasklet has SCHED set,
-     * and no tasklet is on two lists or twice on one (kernel: a tasklet with SCHED set is on
-     * exactly one list, once).
+     * and no tasklet is on two lists or twice on one; with {@code debugObjects}, also the converse:
+     * every tasklet with SCHED set is on a list (or, on a workqueue backend, has its carrier
+     * pending or running). Kernel: a tasklet with SCHED set is on exactly one list, once.
      */
     @Override
     public void checkInvariants(boolean quiescent, List<String> out) {
@@ -144,6 +158,34 @@ final class TaskletEngine implements Subsystem {
             check(hi[c], "cpu " + c + "'s HI list", where, out);
             check(normal[c], "cpu " + c + "'s TASKLET list", where, out);
         }
+        if (registry != null) {
+            java.util.List<Tasklet> all;
+            synchronized (registry) {
+                all = new java.util.ArrayList<>(registry);
+            }
+            for (Tasklet t : all) {
+                if (!t.isScheduled()) {
+                    continue;
+                }
+                if (backend == TaskletBackend.SOFTIRQ) {
+                    if (!where.containsKey(t)) {
+                        out.add(t + ": SCHED set but on no list (rule: a scheduled tasklet is on exactly one list)");
+                    }
+                } else if (!carried(t)) {
+                    out.add(t + ": SCHED set but no carrier work item is pending or running"
+                            + " (rule: a scheduled tasklet has a queued run)");
+                }
+            }
+        }
+    }
+
+    private static boolean carried(Tasklet t) {
+        for (Work w : t.carriers) {
+            if (w != null && w.busy() != 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void check(TaskletList list, String name, Map<Tasklet, String> where, List<String> out) {

@@ -64,13 +64,13 @@ final class Cancel {
             if (pwq == null || pwq.pool != pool) {
                 return AGAIN;
             }
-            if (w.inactive) {
+            if (w.inactive()) {
                 pwq.activate(w);
             }
-            int color = w.color;
+            int color = w.color();
             w.list.remove(w);
             w.pwq = null;
-            w.linked = false;
+            w.setLinked(false);
             pwq.decInFlight(color, true);
             return GRABBED_PENDING;
         } finally {

@@ -30,7 +30,8 @@ import java.util.function.Consumer;
  *     │                                                                                  ▼
  *     └──function returns (not re-queued)── executing ◀──worker: unlink, clear PENDING (RMW), call
  * </pre>
- * The fields below the state word (list links, the pwq, the flush color, INACTIVE and LINKED) are
+ * The fields below the state word (list links, the pwq, and the flush color, INACTIVE, LINKED and CPU
+ * packed in one word) are
  * guarded by the lock of the pool the item is queued on; {@link #lastPool} names that pool, and
  * stays set after the run so that a later queue can find a worker still executing it.
  *
@@ -83,14 +84,14 @@ public class Work {
     WorkList list;
     /** L: the pwq the item is queued on (non-null exactly while it is on a list). */
     Pwq pwq;
-    /** L: flush color of the current queueing. */
-    int color;
-    /** L: {@code WORK_STRUCT_INACTIVE}: on the pwq's inactive list (or a barrier, never counted). */
-    boolean inactive;
-    /** L: {@code WORK_STRUCT_LINKED}: the next item is a barrier that moves with this one. */
-    boolean linked;
-    /** L: the CPU the item was queued from or for (an unbound worker runs it as that CPU). */
-    int cpu;
+    /**
+     * L: the rest of the queueing state in one word, so that an idle item stays at 48 bytes:
+     * bits 0-3 the flush color of the current queueing, bit 4 {@code WORK_STRUCT_INACTIVE} (on the
+     * pwq's inactive list, or a barrier, which never counts), bit 5 {@code WORK_STRUCT_LINKED} (the
+     * next item is a barrier that moves with this one), bits 8-31 the CPU the item was queued from
+     * or for (an unbound worker runs it as that CPU).
+     */
+    private int qbits;
 
     /** {@code INIT_WORK(work, func)}. */
     public Work(Consumer<Work> func) {
@@ -100,6 +101,45 @@ public class Work {
     /** For the flush barrier. */
     Work() {
         this.func = null;
+    }
+
+    // ---------------------------------------------------------------- queueing bits (L)
+
+    private static final int COLOR_MASK = 0xf;
+    private static final int INACTIVE = 1 << 4;
+    private static final int LINKED = 1 << 5;
+    private static final int CPU_SHIFT = 8;
+
+    final int color() {
+        return qbits & COLOR_MASK;
+    }
+
+    final void setColor(int color) {
+        qbits = (qbits & ~COLOR_MASK) | color;
+    }
+
+    final boolean inactive() {
+        return (qbits & INACTIVE) != 0;
+    }
+
+    final void setInactive(boolean on) {
+        qbits = on ? qbits | INACTIVE : qbits & ~INACTIVE;
+    }
+
+    final boolean linked() {
+        return (qbits & LINKED) != 0;
+    }
+
+    final void setLinked(boolean on) {
+        qbits = on ? qbits | LINKED : qbits & ~LINKED;
+    }
+
+    final int queuedCpu() {
+        return qbits >>> CPU_SHIFT;
+    }
+
+    final void setQueuedCpu(int cpu) {
+        qbits = (qbits & ((1 << CPU_SHIFT) - 1)) | (cpu << CPU_SHIFT);
     }
 
     // ---------------------------------------------------------------- state word

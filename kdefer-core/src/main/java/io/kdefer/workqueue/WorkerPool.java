@@ -286,7 +286,7 @@ final class WorkerPool {
         for (Work w = worklist.first(); w != null; ) {
             if (w.pwq == pwq) {
                 Work next = w.next;
-                while (next != null && w.linked && next.func == null) {
+                while (next != null && w.linked() && next.func == null) {
                     next = next.next;   // its barriers move with it
                 }
                 assignWork(w, rescuer);
@@ -356,8 +356,8 @@ final class WorkerPool {
      */
     void processOne(Worker w, Work work, CpuContext ctx) {
         final Pwq pwq = work.pwq;
-        final int color = work.color;
-        final boolean countsActive = !work.inactive;
+        final int color = work.color();
+        final boolean countsActive = !work.inactive();
         final boolean barrier = work.func == null;
         if (!barrier) {
             busy.put(work, w);
@@ -367,11 +367,11 @@ final class WorkerPool {
         w.currentPwq = pwq;
         w.currentColor = color;
         w.startedAt = rt.clock.jiffies();
-        final int itemCpu = work.cpu;
+        final int itemCpu = work.queuedCpu();
         work.list.remove(work);
         work.pwq = null;
-        work.inactive = false;
-        work.linked = false;
+        work.setInactive(false);
+        work.setLinked(false);
         if (pwq.wq.cpuIntensive) {
             setFlags(w, WORKER_CPU_INTENSIVE);
         }

@@ -319,13 +319,13 @@ public final class Workqueue implements Executor {
             } else {
                 work.lastPool = pool;
                 work.pwq = pwq;
-                work.cpu = cpu;
+                work.setQueuedCpu(cpu);
                 int color = pwq.workColor;
-                work.color = color;
+                work.setColor(color);
                 pwq.nrInFlight[color]++;
                 if (pwq.inactive.isEmpty() && pwq.nrActive < pwq.maxActive) {
                     pwq.nrActive++;
-                    work.inactive = false;
+                    work.setInactive(false);
                     if (pool.worklist.isEmpty()) {
                         pool.watchdogTs = rt.clock.jiffies();
                         engine.watchdogNeeded();
@@ -333,7 +333,7 @@ public final class Workqueue implements Executor {
                     pool.worklist.addLast(work);
                     pool.kick(ctx);
                 } else {
-                    work.inactive = true;
+                    work.setInactive(true);
                     pwq.inactive.addLast(work);
                 }
             }

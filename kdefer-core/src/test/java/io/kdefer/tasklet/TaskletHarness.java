@@ -44,7 +44,7 @@ final class TaskletHarness implements AutoCloseable {
 
     /** Where a tasklet was scheduled from: this decides which thread runs it. */
     enum From {
-        /** Task context, bottom halves enabled ({@link #onCpu}, {@code workOnCpu}). */
+        /** Task context, bottom halves enabled ({@link #onCpu}, {@code runOnCpu}). */
         TASK,
         /** A hardirq on {@code cpu/N} ({@link #hardirq}). */
         HARDIRQ,
@@ -162,7 +162,7 @@ final class TaskletHarness implements AutoCloseable {
 
     /** Runs {@code body} in task context on {@code cpu} (bottom halves enabled), on this thread. */
     void onCpu(int cpu, Body body) {
-        kernel.workOnCpu(cpu, () -> {
+        kernel.runOnCpu(cpu, () -> {
             body.run();
             return null;
         });

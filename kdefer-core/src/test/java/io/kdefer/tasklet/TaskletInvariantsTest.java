@@ -64,6 +64,31 @@ class TaskletInvariantsTest {
         }
     }
 
+    /**
+     * The converse rule, which needs the kernel's object registry ({@code debugObjects}, on in the
+     * test kit): a tasklet with SCHED set that is on no list (here taken off CPU 0's list) is
+     * reported; put back, it runs. Spec §3.1 (SCHED means "on exactly one list").
+     */
+    @Test
+    void aScheduledTaskletOnNoListIsReported() {
+        TaskletHarness.assumeBackend(backend, TaskletBackend.SOFTIRQ, LISTS_ON_SOFTIRQ_ONLY);
+        try (TaskletHarness h = new TaskletHarness(backend, 2)) {
+            AtomicInteger runs = new AtomicInteger();
+            Tasklet t = Tasklet.setup(h.kernel, self -> runs.incrementAndGet());
+            TaskletList list = TaskletEngine.of(Secrets.runtime(h.kernel)).normal[0];
+            h.bhSection(0, () -> {
+                t.schedule();
+                assertThat(list.detachFifo()).isSameAs(t);     // the corruption: SCHED set, on no list
+                assertThat(violations(h)).anySatisfy(v -> assertThat(v)
+                        .contains("SCHED set but on no list")
+                        .contains("rule: a scheduled tasklet is on exactly one list"));
+                list.pushOwner(t);                             // undone
+                assertThat(violations(h)).noneMatch(v -> v.contains("tasklet"));
+            });
+            assertThat(runs).hasValue(1);
+        }
+    }
+
     /** A tasklet also pushed on the HI list of its CPU is reported as on two lists. */
     @Test
     void aTaskletOnTwoListsIsReported() {
@@ -141,7 +166,7 @@ class TaskletInvariantsTest {
             });
             assertThat(runs).hasValue(0);
             assertThat(t.isScheduled()).isFalse();
-            assertThat(h.kernel.workOnCpu(0, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(0, t::schedule)).isTrue();
             await(ran);
             h.kernel.close();
             assertThat(runs).hasValue(1);

@@ -65,7 +65,7 @@ class TaskletMisuseTest {
                     .hasMessageContaining("unbalanced enable");
 
             assertThat(t.count()).isZero();
-            assertThat(h.kernel.workOnCpu(0, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(0, t::schedule)).isTrue();
             await(ran);
             h.kernel.close();
             assertThat(runs).hasValue(1);
@@ -89,7 +89,7 @@ class TaskletMisuseTest {
 
             t.enable();
             assertThat(t.count()).isEqualTo(-1);
-            assertThat(h.kernel.workOnCpu(0, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(0, t::schedule)).isTrue();
             h.awaitStat(0, TASKLET_REQUEUES, 2);
             assertThat(runs).hasValue(0);
             assertThat(t.isScheduled()).isTrue();
@@ -261,7 +261,7 @@ class TaskletMisuseTest {
                     .hasMessageContaining("from interrupt context");
 
             assertThat(t.isScheduled()).isFalse();
-            assertThat(h.kernel.workOnCpu(0, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(0, t::schedule)).isTrue();
             await(ran);
             h.kernel.close();
             assertThat(runs).hasValue(1);
@@ -335,7 +335,7 @@ class TaskletMisuseTest {
             assertThat(t.isScheduled()).isFalse();
 
             t.enable();
-            assertThat(h.kernel.workOnCpu(1, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(1, t::schedule)).isTrue();
             await(second);
             h.kernel.close();
             assertThat(runs).hasValue(2);

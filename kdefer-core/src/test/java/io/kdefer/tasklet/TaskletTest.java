@@ -106,7 +106,7 @@ class TaskletTest {
             Recorder rec = new Recorder(h);
             Tasklet t = Tasklet.setup(h.kernel, rec);
 
-            boolean queued = h.kernel.workOnCpu(1, t::schedule);
+            boolean queued = h.kernel.runOnCpu(1, t::schedule);
 
             assertThat(queued).isTrue();
             await(rec.ran);
@@ -338,7 +338,7 @@ class TaskletTest {
             Tasklet t = Tasklet.setup(h.kernel, rec);
             t.disable();
 
-            assertThat(h.kernel.workOnCpu(0, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(0, t::schedule)).isTrue();
             h.awaitStat(0, TASKLET_REQUEUES, 2);
             assertThat(rec.runs).hasValue(0);
             assertThat(t.isScheduled()).isTrue();
@@ -472,7 +472,7 @@ class TaskletTest {
             List<Tasklet> others = List.of(Tasklet.setup(h.kernel, rec), Tasklet.setup(h.kernel, rec),
                     Tasklet.setup(h.kernel, rec));
             for (Tasklet o : others) {
-                assertThat(h.kernel.workOnCpu(0, o::schedule)).isTrue();
+                assertThat(h.kernel.runOnCpu(0, o::schedule)).isTrue();
             }
             await(rec.ran);
 
@@ -897,11 +897,11 @@ class TaskletTest {
             });
             boolean softirqLists = backend == TaskletBackend.SOFTIRQ;
             try {
-                assertThat(h.kernel.workOnCpu(0, t::schedule)).isTrue();
+                assertThat(h.kernel.runOnCpu(0, t::schedule)).isTrue();
                 await(firstStarted);
 
                 long r0 = h.stat(1, TASKLET_REQUEUES);
-                assertThat(h.kernel.workOnCpu(1, t::schedule)).isTrue();
+                assertThat(h.kernel.runOnCpu(1, t::schedule)).isTrue();
                 if (softirqLists) {
                     h.awaitStat(1, TASKLET_REQUEUES, r0 + 2);
                 } else {
@@ -987,7 +987,7 @@ class TaskletTest {
             Worker disabler = null;
             try {
                 disabler = Worker.start("disabler", () -> {
-                    h.kernel.workOnCpu(1, () -> {
+                    h.kernel.runOnCpu(1, () -> {
                         t.disable();
                         return null;
                     });
@@ -1062,7 +1062,7 @@ class TaskletTest {
             assertThat(t.isRunning()).isFalse();
             assertThat(disabled.isScheduled()).isFalse();
             assertThat(disabled.count()).isEqualTo(1);
-            assertThat(h.kernel.workOnCpu(1, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(1, t::schedule)).isTrue();
             await(rec.ran);
             h.kernel.close();
             assertThat(rec.runs).hasValue(1);
@@ -1151,7 +1151,7 @@ class TaskletTest {
                 });
                 awaitWaiting(killer);
                 assertThat(finished).isFalse();
-                scheduledDuringKill = h.kernel.workOnCpu(1, t::schedule);
+                scheduledDuringKill = h.kernel.runOnCpu(1, t::schedule);
             } finally {
                 release.countDown();
                 Worker.joinQuietly(killer);
@@ -1164,7 +1164,7 @@ class TaskletTest {
             assertThat(t.isRunning()).isFalse();
             // no run came from the dropped schedule; the next one works normally
             assertThat(runs).hasValue(1);
-            assertThat(h.kernel.workOnCpu(1, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(1, t::schedule)).isTrue();
             await(secondRun);
             h.kernel.close();
             assertThat(runs).hasValue(2);
