@@ -36,7 +36,7 @@ final class JiqTaskletCommand extends JiqFileCommand {
 
     @Override
     String read(Kernel kernel) {
-        return kernel.workOnCpu(cpu, () -> {
+        return kernel.runOnCpu(cpu, () -> {
             JiqPage page = new JiqPage(kernel, JiqPage::sameName);
             // jiq_print_tasklet
             Tasklet tasklet = Tasklet.setup(kernel, self -> {

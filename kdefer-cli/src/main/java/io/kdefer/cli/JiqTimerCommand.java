@@ -49,7 +49,7 @@ final class JiqTimerCommand extends JiqFileCommand {
     @Override
     String read(Kernel kernel) {
         final long d = delay != null ? delay : kernel.hz();
-        return kernel.workOnCpu(cpu, () -> {
+        return kernel.runOnCpu(cpu, () -> {
             JiqPage page = new JiqPage(kernel, JiqPage::sameName);
             // jiq_timedout: print a row, wake the reader
             KernelTimer t = KernelTimer.setup(kernel, self -> {

@@ -45,7 +45,7 @@ abstract class JiqWqCommand extends JiqFileCommand {
 
     @Override
     String read(Kernel kernel) {
-        return kernel.workOnCpu(cpu, () -> {
+        return kernel.runOnCpu(cpu, () -> {
             JiqPage page = new JiqPage(kernel, names());   // data->jiffies = jiffies
             Work w = submitFirst(kernel, page);
             work = w;

@@ -24,7 +24,7 @@ class JiqPageTest {
     void printFillsThePageByWholeRowsThenStops() {
         ManualClock clock = new ManualClock();
         try (Kernel kernel = Kernel.builder().cpus(2).hz(1000).clock(clock).build()) {
-            kernel.workOnCpu(1, () -> {
+            kernel.runOnCpu(1, () -> {
                 JiqPage page = new JiqPage(kernel, JiqPage::sameName);
                 int calls = 0;
                 while (page.print()) {

@@ -108,7 +108,7 @@ final class JiqTable {
      * Runs {@code read} on a reader thread of its own and ticks {@code clock} each time
      * {@code waitingOnTimer} says that the read waits for a timer, until the reader is done; so
      * each timer fires at the first tick that may fire it, and nothing else moves the clock.
-     * Spins between checks; gives up (fails) after 60 s, as a guard against a hang.
+     * Yields between checks; gives up (fails) after 60 s, as a guard against a hang.
      */
     static String readTicking(Kernel kernel, ManualClock clock, BooleanSupplier waitingOnTimer,
                               Function<Kernel, String> read) throws InterruptedException {
@@ -134,7 +134,7 @@ final class JiqTable {
                 if (waitingOnTimer.getAsBoolean()) {
                     clock.tick();
                 } else {
-                    Thread.onSpinWait();
+                    Thread.yield();
                 }
             }
         } finally {

@@ -47,7 +47,7 @@ class JiqTaskletCommandTest {
         }
     }
 
-    /** A CPU that does not exist is a usage error, not a crash. */
+    /** A CPU that does not exist is a usage error, not a crash. No §10 item: the command line. */
     @Test
     void rejectsCpuOutOfRange() {
         assertThat(JiqTable.exitCode("jiq", "tasklet", "--cpus", "1", "--cpu", "3")).isNotZero();

@@ -70,7 +70,10 @@ class JiqTimerCommandTest {
         assertThat(rows.get(1).command).isIn("cpu/0", "ksoftirqd/0");
     }
 
-    /** A negative delay and a CPU that does not exist are usage errors, not crashes. */
+    /**
+     * A negative delay and a CPU that does not exist are usage errors, not crashes. No §10 item: the
+     * command line.
+     */
     @Test
     void rejectsBadOptions() {
         assertThat(JiqTable.exitCode("jiq", "timer", "--delay", "-1")).isNotZero();

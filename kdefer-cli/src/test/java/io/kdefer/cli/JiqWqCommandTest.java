@@ -144,7 +144,10 @@ class JiqWqCommandTest {
         }
     }
 
-    /** A negative delay and a CPU that does not exist are usage errors, not crashes. */
+    /**
+     * A negative delay and a CPU that does not exist are usage errors, not crashes. No §10 item: the
+     * command line.
+     */
     @Test
     void rejectsBadOptions() {
         assertThat(JiqTable.exitCode("jiq", "wqdelay", "--delay", "-1")).isNotZero();
