@@ -106,47 +106,11 @@ final class JiqTable {
 
     /**
      * Runs {@code read} on a reader thread of its own and ticks {@code clock} each time
-     * {@code waitingOnTimer} says that the read waits for a timer, until the reader is done; so
-     * each timer fires at the first tick that may fire it, and nothing else moves the clock.
-     * Yields between checks; gives up (fails) after 60 s, as a guard against a hang.
+     * {@code waitingOnTimer} says that the read waits for a timer, until the reader is done
+     * ({@link TickingReader}).
      */
     static String readTicking(Kernel kernel, ManualClock clock, BooleanSupplier waitingOnTimer,
-                              Function<Kernel, String> read) throws InterruptedException {
-        AtomicReference<Object> result = new AtomicReference<>();
-        Thread reader = new Thread(() -> {
-            try {
-                result.set(read.apply(kernel));
-            } catch (Throwable e) {
-                result.set(e);
-            }
-        }, "jiq-reader");
-        reader.start();
-        long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        boolean overdue = false;
-        try {
-            while (reader.isAlive()) {
-                if (System.nanoTime() - giveUp > 0) {
-                    // a hang: move the clock past the reader's own timeout, so that it ends and is joined
-                    overdue = true;
-                    clock.tick((int) kernel.msecsToJiffies(120_000));
-                    break;
-                }
-                if (waitingOnTimer.getAsBoolean()) {
-                    clock.tick();
-                } else {
-                    Thread.yield();
-                }
-            }
-        } finally {
-            reader.join();
-        }
-        if (overdue) {
-            throw new AssertionError("the read did not finish in 60 s: " + result.get());
-        }
-        Object r = result.get();
-        if (r instanceof Throwable) {
-            throw new AssertionError("the read failed", (Throwable) r);
-        }
-        return (String) r;
+                              Function<Kernel, String> read) {
+        return TickingReader.read("jiq-reader", clock, waitingOnTimer, () -> { }, () -> read.apply(kernel));
     }
 }
