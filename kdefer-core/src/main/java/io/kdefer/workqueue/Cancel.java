@@ -58,7 +58,7 @@ final class Cancel {
         if (pool == null) {
             return AGAIN;
         }
-        pool.lock.lock();
+        pool.lockPool();
         try {
             Pwq pwq = w.pwq;
             if (pwq == null || pwq.pool != pool) {

@@ -105,7 +105,7 @@ final class Flush {
      */
     private static Barrier insertBarrier(Work work, WorkerPool pool) {
         Barrier b = new Barrier();
-        pool.lock.lock();
+        pool.lockPool();
         try {
             Pwq pwq = work.pwq;
             if (pwq != null && pwq.pool == pool) {

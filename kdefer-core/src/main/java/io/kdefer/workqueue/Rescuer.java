@@ -76,7 +76,7 @@ final class Rescuer extends KThread implements Parker.Condition {
             }
             WorkerPool pool = pwq.pool;
             ctx.cpu = Math.max(pool.cpu, 0);   // attach to the pool's CPU
-            pool.lock.lock();
+            pool.lockPool();
             try {
                 long before = pool.processed;
                 pool.rescue(worker, pwq, ctx);

@@ -88,7 +88,7 @@ final class Worker extends KThread implements Parker.Condition, SleepHooks {
         try {
             for (;;) {
                 woken = false;
-                p.lock.lock();
+                p.lockPool();
                 try {
                     if (die) {
                         p.leaveIdle(this);
@@ -104,7 +104,7 @@ final class Worker extends KThread implements Parker.Condition, SleepHooks {
                 parker.idle(this, 0);
             }
         } finally {
-            p.lock.lock();
+            p.lockPool();
             try {
                 p.workerExited(this);
             } finally {

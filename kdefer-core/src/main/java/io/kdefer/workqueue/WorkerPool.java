@@ -64,7 +64,12 @@ final class WorkerPool {
     final int cpu;
     final boolean highpri;           // F
     final boolean bh;                // F
-    final ReentrantLock lock = new ReentrantLock();   // F: pool->lock
+    /** F: pool->lock; taken with {@link #lockPool()}, released with {@code lock.unlock()}. */
+    final ReentrantLock lock = new ReentrantLock();
+    /** Attempts of {@link #lockPool()} before it queues on the lock. */
+    private static final int LOCK_SPINS = 64;
+    /** Then yields, before it queues. */
+    private static final int LOCK_YIELDS = 8;
     final WorkList worklist;         // L
     /** L: workers counted as running (concurrency management). */
     int nrRunning;
@@ -96,6 +101,32 @@ final class WorkerPool {
         this.bh = bh;
         this.worklist = new WorkList(describe() + " worklist");
         this.bhWorker = bh ? new Worker(this, -1) : null;
+    }
+
+    /**
+     * Takes the pool lock. The lock is held for a few list operations at a time, so a contended
+     * acquire first retries for a moment: {@link ReentrantLock#lock()} allocates a queue node each
+     * time it has to wait, which would cost every queueing that meets the worker at the lock an
+     * allocation.
+     */
+    void lockPool() {
+        final ReentrantLock l = lock;
+        if (l.tryLock()) {
+            return;
+        }
+        for (int i = 0; i < LOCK_SPINS; i++) {
+            Thread.onSpinWait();
+            if (l.tryLock()) {
+                return;
+            }
+        }
+        for (int i = 0; i < LOCK_YIELDS; i++) {
+            Thread.yield();   // the holder may have been descheduled: let it finish
+            if (l.tryLock()) {
+                return;
+            }
+        }
+        l.lock();
     }
 
     boolean unbound() {
@@ -253,7 +284,7 @@ final class WorkerPool {
      * {@code MAYDAY_INTERVAL}.
      */
     private void maydayTimeout() {
-        lock.lock();
+        lockPool();
         try {
             if (!needToCreateWorker() && !(nrWorkers == 0 && !worklist.isEmpty())) {
                 return;
@@ -390,7 +421,7 @@ final class WorkerPool {
                 run(w, work, ctx, itemCpu);
             }
         } finally {
-            lock.lock();
+            lockPool();
         }
         if ((w.flags & WORKER_CPU_INTENSIVE) != 0) {
             clearFlags(w, WORKER_CPU_INTENSIVE);
@@ -444,7 +475,7 @@ final class WorkerPool {
 
     /** True when a worker of this pool executes {@code work} now ({@code find_worker_executing_work}). */
     boolean isExecuting(Work work) {
-        lock.lock();
+        lockPool();
         try {
             return findExecuting(work) != null;
         } finally {
@@ -466,7 +497,7 @@ final class WorkerPool {
      * re-raises the vector for the rest.
      */
     void bhRun(CpuContext ctx) {
-        lock.lock();
+        lockPool();
         try {
             if (worklist.isEmpty()) {
                 return;
@@ -495,7 +526,7 @@ final class WorkerPool {
 
     /** {@code wq_worker_sleeping()}: on the worker's thread, outside the lock. */
     void workerSleeping(Worker w) {
-        lock.lock();
+        lockPool();
         try {
             if (w.sleeping || (w.flags & WORKER_NOT_RUNNING) != 0) {
                 return;
@@ -510,7 +541,7 @@ final class WorkerPool {
 
     /** {@code wq_worker_running()}: on the worker's thread, outside the lock. */
     void workerRunning(Worker w) {
-        lock.lock();
+        lockPool();
         try {
             wakeCounted(w);
         } finally {
@@ -547,7 +578,7 @@ final class WorkerPool {
      */
     private void sample() {
         final CpuContext ctx = rt.context();
-        lock.lock();
+        lockPool();
         try {
             long now = rt.clock.jiffies();
             boolean busyCounted = false;
@@ -621,7 +652,7 @@ final class WorkerPool {
      * {@code idle_cull_fn}, here in one step).
      */
     private void cullIdle() {
-        lock.lock();
+        lockPool();
         try {
             long now = rt.clock.jiffies();
             while (tooManyWorkers()) {
@@ -648,7 +679,7 @@ final class WorkerPool {
 
     /** close() began: the pool's own timers stop (they re-arm only while the kernel runs). */
     void closing() {
-        lock.lock();
+        lockPool();
         try {
             if (sampler != null) {
                 sampler.delete();
@@ -666,7 +697,7 @@ final class WorkerPool {
 
     /** close(): a pool that could not create its first worker tries again (it has items and nobody to run them). */
     void retryIfStalled() {
-        lock.lock();
+        lockPool();
         try {
             if (nrWorkers == 0 && !worklist.isEmpty()) {
                 kick(rt.context());
@@ -678,7 +709,7 @@ final class WorkerPool {
 
     /** True when nothing is queued, inactive or running here. */
     boolean quiet() {
-        lock.lock();
+        lockPool();
         try {
             return worklist.isEmpty() && busy.isEmpty() && (bhWorker == null || bhWorker.current == null);
         } finally {
@@ -689,7 +720,7 @@ final class WorkerPool {
     /** Stops and joins every worker thread; true if the caller was interrupted meanwhile. */
     boolean stopWorkers() {
         List<Worker> all;
-        lock.lock();
+        lockPool();
         try {
             all = new ArrayList<>(threads);
             for (Worker w : all) {
@@ -703,7 +734,7 @@ final class WorkerPool {
         for (Worker w : all) {
             interrupted |= KernelRuntime.join(w);
         }
-        lock.lock();
+        lockPool();
         try {
             threads.removeAll(all);
         } finally {
@@ -714,7 +745,7 @@ final class WorkerPool {
 
     /** Consistency rules of this pool, under its lock (see {@code Invariants}). */
     void checkInvariants(List<String> out) {
-        lock.lock();
+        lockPool();
         try {
             int idleSeen = 0;
             int running = 0;

@@ -298,7 +298,7 @@ public final class Workqueue implements Executor {
         WorkerPool last = work.lastPool;
         if (last != null && last != pwq.pool && !ordered) {
             // non-reentrancy: still running on its last pool for this queue? go there
-            last.lock.lock();
+            last.lockPool();
             try {
                 Worker w = last.findExecuting(work);
                 if (w != null && w.currentPwq != null && w.currentPwq.wq == this) {
@@ -310,7 +310,7 @@ public final class Workqueue implements Executor {
         }
         final WorkerPool pool = pwq.pool;
         String refused = null;
-        pool.lock.lock();
+        pool.lockPool();
         try {
             if ((destroying || drainers.get() != 0) && !chained(ctx)) {
                 refused = "cannot queue " + work + " on " + this + ": it is "
@@ -403,7 +403,7 @@ public final class Workqueue implements Executor {
                     workColor++;
                     int next = workColor & (Pwq.NR_COLORS - 1);
                     for (Pwq p : distinct) {
-                        p.pool.lock.lock();
+                        p.pool.lockPool();
                         try {
                             p.workColor = next;
                         } finally {
@@ -447,7 +447,7 @@ public final class Workqueue implements Executor {
         int c = f.color & (Pwq.NR_COLORS - 1);
         nrPwqsToFlush.set(1);
         for (Pwq p : distinct) {
-            p.pool.lock.lock();
+            p.pool.lockPool();
             try {
                 if (p.nrInFlight[c] > 0) {
                     p.flushColor = c;
@@ -501,7 +501,7 @@ public final class Workqueue implements Executor {
 
     private boolean empty() {
         for (Pwq p : distinct) {
-            p.pool.lock.lock();
+            p.pool.lockPool();
             try {
                 if (p.inFlight() != 0) {
                     return false;
@@ -561,7 +561,7 @@ public final class Workqueue implements Executor {
         int m = engine.clampMaxActive(name, maxActive, false);
         this.maxActive = m;
         for (Pwq p : distinct) {
-            p.pool.lock.lock();
+            p.pool.lockPool();
             try {
                 p.maxActive = m;
                 if (p.activateInactive()) {
@@ -605,7 +605,7 @@ public final class Workqueue implements Executor {
     /** Consistency rules, under each pool's lock. */
     void checkInvariants(java.util.List<String> out) {
         for (Pwq p : distinct) {
-            p.pool.lock.lock();
+            p.pool.lockPool();
             try {
                 if (p.nrActive < 0) {
                     out.add(this + " on " + p.pool + ": nr_active " + p.nrActive + " is negative");

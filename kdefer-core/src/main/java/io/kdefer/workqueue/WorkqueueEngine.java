@@ -265,7 +265,7 @@ final class WorkqueueEngine implements Subsystem {
         for (WorkerPool p : allPools) {
             String report = null;
             StackTraceElement[] stack = null;
-            p.lock.lock();
+            p.lockPool();
             try {
                 if (p.worklist.isEmpty()) {
                     continue;
