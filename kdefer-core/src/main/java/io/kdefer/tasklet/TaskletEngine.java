@@ -97,19 +97,8 @@ final class TaskletEngine implements Subsystem {
             cpu.localBhDisable(ctx, Thread.currentThread());
         }
         try {
-            if (t.tryLock()) {
-                if (t.countVolatile() == 0) {
-                    if (t.clearSchedForRun()) {
-                        cpu.bump(Cpu.STAT_TASKLET_RUNS);
-                        t.invoke(ctx);
-                    } else {
-                        rt.reportError(t, new IllegalStateException(
-                                "tasklet carried without SCHED set; not called (the kernel WARNs once)"));
-                    }
-                    t.unlock();
-                    return;
-                }
-                t.unlock();
+            if (tryRun(t, cpu, ctx, "carried")) {
+                return;
             }
             if (rt.isClosing() && t.countVolatile() != 0) {
                 t.dropOnClose();
@@ -131,6 +120,31 @@ final class TaskletEngine implements Subsystem {
                 registry.add(t);
             }
         }
+    }
+
+    /**
+     * One tasklet's turn in {@code tasklet_action_common}: take RUN; if the tasklet is enabled,
+     * clear SCHED and call it, then drop RUN. True when its turn is over (it ran, or it had no SCHED
+     * and was reported); false when it must be queued again (running elsewhere, or disabled).
+     * {@code where} names the queue in the report.
+     */
+    private boolean tryRun(Tasklet t, Cpu cpu, CpuContext ctx, String where) {
+        if (!t.tryLock()) {
+            return false;
+        }
+        if (t.countVolatile() != 0) {
+            t.unlock();
+            return false;
+        }
+        if (t.clearSchedForRun()) {
+            cpu.bump(Cpu.STAT_TASKLET_RUNS);
+            t.invoke(ctx);
+        } else {
+            rt.reportError(t, new IllegalStateException(
+                    "tasklet " + where + " without SCHED set; not called (the kernel WARNs once)"));
+        }
+        t.unlock();
+        return true;
     }
 
     static TaskletEngine of(KernelRuntime rt) {
@@ -240,20 +254,9 @@ final class TaskletEngine implements Subsystem {
             while (t != null) {
                 final Tasklet next = t.next;
                 t.next = null;
-                if (t.tryLock()) {
-                    if (t.countVolatile() == 0) {
-                        if (t.clearSchedForRun()) {
-                            cpu.bump(Cpu.STAT_TASKLET_RUNS);
-                            t.invoke(ctx);
-                        } else {
-                            rt.reportError(t, new IllegalStateException(
-                                    "tasklet on the list without SCHED set; not called (the kernel WARNs once)"));
-                        }
-                        t.unlock();
-                        t = next;
-                        continue;
-                    }
-                    t.unlock();
+                if (tryRun(t, cpu, ctx, "on the list")) {
+                    t = next;
+                    continue;
                 }
                 if (rt.isClosing() && t.countVolatile() != 0) {
                     t.dropOnClose();

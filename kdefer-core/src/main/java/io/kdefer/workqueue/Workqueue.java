@@ -166,12 +166,7 @@ public final class Workqueue implements Executor {
         checkLive(ctx, work);
         boolean section = rt.enter(ctx);
         try {
-            int old = work.testAndSetPending();
-            if ((old & Work.PENDING) != 0) {
-                return false;
-            }
-            if (Work.disableCount(old) != 0) {
-                work.clearPending();
+            if (!claim(work)) {
                 return false;
             }
             queueAdmitted(cpu, work, ctx);
@@ -205,12 +200,7 @@ public final class Workqueue implements Executor {
         checkLive(ctx, dwork);
         boolean section = rt.enter(ctx);
         try {
-            int old = dwork.testAndSetPending();
-            if ((old & Work.PENDING) != 0) {
-                return false;
-            }
-            if (Work.disableCount(old) != 0) {
-                dwork.clearPending();
+            if (!claim(dwork)) {
                 return false;
             }
             queueDelayedAdmitted(cpu, dwork, delay, ctx);
@@ -289,6 +279,23 @@ public final class Workqueue implements Executor {
      */
     public java.util.concurrent.ScheduledExecutorService asScheduledExecutorService() {
         return new WorkqueueScheduledExecutorService(this);
+    }
+
+    /**
+     * {@code test_and_set_bit(PENDING)} and the disable check of {@code queue_work_on}: true when the
+     * caller now owns PENDING and must queue the item; false when it was pending already, or is
+     * disabled (PENDING is given back then, and the request forgotten).
+     */
+    private static boolean claim(Work work) {
+        int old = work.testAndSetPending();
+        if ((old & Work.PENDING) != 0) {
+            return false;
+        }
+        if (Work.disableCount(old) != 0) {
+            work.clearPending();
+            return false;
+        }
+        return true;
     }
 
     /** {@code __queue_work()}: the caller owns PENDING and is admitted. */
