@@ -38,12 +38,15 @@ import java.util.function.Consumer;
  * <h2>Memory ordering</h2>
  * <ul>
  *   <li>A {@code queue} that returns true happens-before the function's run: the item is linked
- *       under the pool lock, which the worker takes before it runs the item.</li>
+ *       under the pool lock, which the worker takes before it runs the item. Verified by
+ *       {@code kdefer-jcstress: WorkqueueQueuePublishesPriorWritesTest}.</li>
  *   <li>A {@code queue} that returns false because the item is pending still performs an atomic
  *       read-modify-write of the state word (as {@code test_and_set_bit} does); the worker clears
  *       PENDING with another one before it calls the function, so the function sees every store
- *       the failed caller made before its call (spec §4.4: no lost event). jcstress:
- *       {@code WorkQueueFalsePublishes}.</li>
+ *       the failed caller made before its call (spec §4.4: no lost event). Verified by
+ *       {@code kdefer-jcstress: WorkqueueFailedQueuePublishesTest}.</li>
+ *   <li>The function never runs on two workers at once, even queued from two CPUs
+ *       ({@code WorkqueueNoConcurrentRunTest}).</li>
  * </ul>
  *
  * <p>Field access codes: {@code F} final; {@code A} atomic (VarHandle) or volatile; {@code L}
@@ -222,9 +225,10 @@ public class Work {
 
     /**
      * {@code cancel_work_sync()}: cancels and waits for a running instance; on return the item is
-     * neither pending nor running (unless queued again afterwards). Queue attempts during the call
-     * return false. An item last queued on a BH workqueue may be cancelled from BH context (the wait
-     * spins).
+     * neither pending nor running (unless queued again afterwards), and the writes of its last run
+     * are visible to the caller. Queue attempts during the call return false. An item last queued
+     * on a BH workqueue may be cancelled from BH context (the wait spins). Verified by
+     * {@code kdefer-jcstress: WorkCancelSyncWaitsForRunTest}.
      *
      * @return true if it was pending
      */

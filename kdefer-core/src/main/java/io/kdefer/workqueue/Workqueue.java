@@ -149,6 +149,19 @@ public final class Workqueue implements Executor {
     /**
      * {@code queue_work()}: queues on the caller's CPU (per-CPU queues) or on the unbound pool.
      *
+     * <p>Memory ordering: if this returns {@code true}, every write the caller made before the call
+     * is visible to the run it queued; if it returns {@code false} because the item is pending (not
+     * started), that pending run sees them too (the call is a full-fence RMW of the item's state, and
+     * the worker clears PENDING with another before it calls the function).
+     * <pre>
+     *   T0: x = 1; r0 = wq.queue(w)          T1 (w's function, the run r0 queued or coalesced into): r1 = x
+     *   Forbidden: r1 == 0
+     * </pre>
+     * Two concurrent calls on an idle item: exactly one returns true; a call while the item runs
+     * (not pending) queues exactly one more run. Verified by {@code kdefer-jcstress:
+     * WorkqueueQueuePublishesPriorWritesTest}, {@code WorkqueueFailedQueuePublishesTest},
+     * {@code WorkqueueConcurrentQueueTest}, {@code WorkqueueQueueDuringRunTest}.
+     *
      * @return true if this call queued it; false if it was already pending or is disabled
      * @throws IllegalStateException when the queue is destroyed, or draining and the caller is not
      *                               one of its own items (faithful mode: reported, the item stays
@@ -392,7 +405,8 @@ public final class Workqueue implements Executor {
 
     /**
      * {@code flush_workqueue()}: waits until every item queued before the call has finished
-     * (inactive ones included); items queued afterwards are not waited for.
+     * (inactive ones included), and their writes are visible to the caller; items queued afterwards
+     * are not waited for. Verified by {@code kdefer-jcstress: WorkqueueFlushWaitsForQueuedTest}.
      *
      * @throws IllegalStateException from atomic context, or from one of this queue's own items
      */
