@@ -36,7 +36,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  *
  * <p>Items are queued from hardirqs ({@code smpCallFunctionSingle} with wait, whose irq exit runs
  * the raised vectors before the call returns), from task context placed on a CPU
- * ({@code workOnCpu}), or inside bottom-half-disabled sections; the clock moves only when a test
+ * ({@code runOnCpu}), or inside bottom-half-disabled sections; the clock moves only when a test
  * ticks it. Which invocation of a vector ran an item is read from {@code /proc/softirqs}
  * ({@code softirqs().count}), which counts an invocation before the action runs.
  */
@@ -142,7 +142,7 @@ class BhWorkqueueTest {
         Workqueue bh = kernel.systemBhWq();
         Work[] b = items(kernel, tl, "b", 3);
 
-        kernel.workOnCpu(1, () -> {
+        kernel.runOnCpu(1, () -> {
             for (Work w : b) {
                 assertThat(bh.queue(w)).isTrue();
             }
@@ -174,7 +174,7 @@ class BhWorkqueueTest {
         Work a = new Work(self -> tl.record("a" + (kernel.inServingSoftirq() ? " in softirq" : " outside softirq")));
         Work b = new Work(self -> tl.record("b" + (kernel.inServingSoftirq() ? " in softirq" : " outside softirq")));
 
-        assertThat(kernel.workOnCpu(0, () -> bh.queueOn(1, a))).isTrue();
+        assertThat(kernel.runOnCpu(0, () -> bh.queueOn(1, a))).isTrue();
         tl.await("a in softirq");
         AtomicBoolean queued = new AtomicBoolean();
         kernel.smpCallFunctionSingle(0, () -> queued.set(bh.queueOn(1, b)), true);
@@ -234,7 +234,7 @@ class BhWorkqueueTest {
         KernelTimer timer = KernelTimer.setup(kernel, t -> order.add("timer"), TimerFlag.PINNED);
         long j = kernel.jiffies();
 
-        kernel.workOnCpu(0, () -> {
+        kernel.runOnCpu(0, () -> {
             kernel.localBhDisable();
             try {
                 assertThat(tasklet.schedule()).isTrue();
@@ -375,7 +375,7 @@ class BhWorkqueueTest {
         try {
             kernel.smpCallFunctionSingle(0, () -> bh.queue(x), false);
             tl.await("x start 1");
-            assertThat(kernel.workOnCpu(1, () -> bh.queueOn(0, x))).isTrue();
+            assertThat(kernel.runOnCpu(1, () -> bh.queueOn(0, x))).isTrue();
             assertThat(x.busy()).isEqualTo(Work.BUSY_PENDING | Work.BUSY_RUNNING);
 
             kernel.smpCallFunctionSingle(1, canceller::schedule, false);
@@ -427,7 +427,7 @@ class BhWorkqueueTest {
         AtomicInteger tRuns = new AtomicInteger();
         Tasklet t = Tasklet.setup(kernel, self -> tRuns.incrementAndGet());
         t.disable();
-        assertThat(kernel.workOnCpu(0, t::schedule)).isTrue();
+        assertThat(kernel.runOnCpu(0, t::schedule)).isTrue();
         assertThat(t.isScheduled()).isTrue();
         t.enable();
         Waits.spinUntil(() -> tRuns.get() == 1, "the tasklet ran after its enable");

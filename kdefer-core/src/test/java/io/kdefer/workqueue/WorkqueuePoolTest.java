@@ -42,8 +42,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * correct pool, and where a free worker has provably looked at the worklist (a probe item queued
  * behind it ran), checking the item's {@link Work#busy()} state.
  *
- * <p>Not covered here, because the core does not model them: the rescuer (items 96, 97), the
- * lockup watchdog (98), CPU hotplug (99) and freezing (100).
+ * <p>The rescuer and the lockup watchdog (items 96-98) are tested in
+ * {@link WorkqueueRescuerWatchdogTest}; CPU hotplug (99) and freezing (100) are not modelled
+ * (docs/deviations.md).
  */
 class WorkqueuePoolTest {
 
@@ -70,9 +71,9 @@ class WorkqueuePoolTest {
             tl.record("w1 end");
         });
         try {
-            assertThat(kernel.workOnCpu(0, () -> wq.queue(w0))).isTrue();
+            assertThat(kernel.runOnCpu(0, () -> wq.queue(w0))).isTrue();
             tl.await("w0 start");
-            assertThat(kernel.workOnCpu(0, () -> wq.queue(w1))).isTrue();
+            assertThat(kernel.runOnCpu(0, () -> wq.queue(w1))).isTrue();
             clock.tick(5);   // the sampler looks at the pool: w0 runs, below the CPU-intensive threshold
 
             assertThat(w1.busy()).isEqualTo(Work.BUSY_PENDING);
@@ -340,11 +341,11 @@ class WorkqueuePoolTest {
         });
         Work u2 = new Work(self -> tl.record("u2 start"));
         try {
-            assertThat(kernel.workOnCpu(0, () -> wq.queue(u0))).isTrue();
-            assertThat(kernel.workOnCpu(1, () -> wq.queue(u1))).isTrue();
+            assertThat(kernel.runOnCpu(0, () -> wq.queue(u0))).isTrue();
+            assertThat(kernel.runOnCpu(1, () -> wq.queue(u1))).isTrue();
             tl.await("u0 start");
             tl.await("u1 start");
-            assertThat(kernel.workOnCpu(1, () -> wq.queue(u2))).isTrue();
+            assertThat(kernel.runOnCpu(1, () -> wq.queue(u2))).isTrue();
             assertThat(probe(kernel.systemUnboundWq(), Workqueue.WORK_CPU_UNBOUND, () -> tl.has("u2 start"))).isTrue();
             assertThat(u2.busy()).isEqualTo(Work.BUSY_PENDING);
 
@@ -566,11 +567,11 @@ class WorkqueuePoolTest {
             expected.add("o" + i + " end");
         }
         try {
-            assertThat(kernel.workOnCpu(0, () -> wq.queue(o[0]))).isTrue();
+            assertThat(kernel.runOnCpu(0, () -> wq.queue(o[0]))).isTrue();
             tl.await("o0 start");
             for (int i = 1; i < n; i++) {
                 final Work item = o[i];
-                assertThat(kernel.workOnCpu(i % 2, () -> wq.queue(item))).isTrue();
+                assertThat(kernel.runOnCpu(i % 2, () -> wq.queue(item))).isTrue();
             }
             assertThat(probe(kernel.systemUnboundWq(), Workqueue.WORK_CPU_UNBOUND, () -> tl.has("o1 start"))).isTrue();
             assertThat(o[1].busy()).isEqualTo(Work.BUSY_PENDING);
