@@ -72,6 +72,29 @@
  *   <li>{@code IrqDisableWaitsForHandlersTest}: {@code disableIrq()} waits, holds interrupts until
  *       {@code enableIrq()}, and delivers them once after ({@code Irqs.disableIrq}).</li>
  * </ul>
+ * Workqueues ({@code io.kdefer.jcstress.workqueue}; each test's javadoc also says which broken
+ * core it was seen to fail on):
+ * <ul>
+ *   <li>{@code WorkqueueQueuePublishesPriorWritesTest}: a {@code queue()} that returns true
+ *       publishes the caller's writes to the run it queued, also when the item is running
+ *       ({@code Workqueue.queue}, {@code Work} "Memory ordering").</li>
+ *   <li>{@code WorkqueueFailedQueuePublishesTest}: a {@code queue()} that returns false because the
+ *       item is pending is seen by that pending run, plain writes included: the failed call is a
+ *       full-fence RMW, and so is the worker's clear of PENDING ({@code Work} "Memory ordering",
+ *       {@code Work.testAndSetPending}, {@code Work.clearPending}).</li>
+ *   <li>{@code WorkqueueConcurrentQueueTest}: two concurrent {@code queue()} calls on an idle item:
+ *       exactly one returns true, one run ({@code Workqueue.queueOn}).</li>
+ *   <li>{@code WorkqueueQueueDuringRunTest}: a {@code queue()} during a run re-runs the item exactly
+ *       once ({@code Work} state machine: PENDING cleared before the function).</li>
+ *   <li>{@code WorkCancelSyncWaitsForRunTest}: when {@code cancelSync()} returns the item is
+ *       neither pending nor running, its last run's writes are visible, and no run follows
+ *       ({@code Work.cancelSync}).</li>
+ *   <li>{@code WorkqueueNoConcurrentRunTest}: an item queued from CPU 0 and CPU 1 on a per-CPU queue
+ *       never runs on two workers at once ({@code Work} class doc, {@code Workqueue.queueAdmitted}).</li>
+ *   <li>{@code WorkqueueFlushWaitsForQueuedTest}: when {@code flush()} returns, every item queued
+ *       before it has run and its writes are visible, inactive items included
+ *       ({@code Workqueue.flush}).</li>
+ * </ul>
  * Kernel close ({@code io.kdefer.jcstress.close}): a call racing {@code close()} is refused or
  * served, never accepted and lost (the entry protocol of {@code io.kdefer.internal.Lifecycle},
  * {@code docs/design/close.md}, {@code Kernel.close}):
@@ -90,6 +113,8 @@
  * <h2>Helpers</h2>
  * {@code TestKernel} (one shared two-CPU kernel per test JVM), {@code Await} (bounded waits that
  * report a TIMEOUT outcome), {@code irq.IrqKernel}, {@code timer.TimerKernel} (a manual-clock
- * kernel), {@code close.FreshKernel} (a kernel per state).
+ * kernel), {@code close.FreshKernel} (a kernel per state), {@code workqueue.WqKernel} (one
+ * two-CPU kernel per test JVM, closed at exit, with a per-CPU workqueue, the BH queue, and the
+ * actors' rendezvous).
  */
 package io.kdefer.jcstress;
