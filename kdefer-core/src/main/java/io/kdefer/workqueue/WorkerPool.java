@@ -409,8 +409,8 @@ final class WorkerPool {
         // for workers outside concurrency management (unbound, CPU-intensive) this hands the next
         // item to another worker; for a counted worker nrRunning > 0 and it does nothing
         kick(ctx);
-        if (!bh && nrRunning > 0) {
-            armSampler();
+        if (nrRunning > 0 && !worklist.isEmpty()) {
+            armSampler();   // items wait behind a counted worker: watch it
         }
         work.clearPending();   // full-fence RMW: from here on the item may be queued again
         lock.unlock();
@@ -608,7 +608,7 @@ final class WorkerPool {
                 }
             }
             kick(ctx);
-            if (busyCounted) {
+            if (busyCounted && !worklist.isEmpty()) {
                 armSampler();
             }
         } finally {
@@ -616,8 +616,14 @@ final class WorkerPool {
         }
     }
 
-    /** L: arms the sampler for the next jiffy if it is not armed. */
-    private void armSampler() {
+    /**
+     * L: arms the sampler for the next jiffy if it is not armed. Only while items wait on the
+     * worklist behind a counted worker: a worker that blocks or runs long holds nobody back
+     * otherwise, and arming a timer on every item start would put a timer arm (and the wake-up of
+     * an idle {@code cpu/N}) on the queue-to-start path. So a queueing that finds a counted worker
+     * busy arms it, as does a worker that starts an item with more waiting.
+     */
+    void armSampler() {
         if (unbound() || bh) {
             return;   // unbound workers are never counted, BH workers run in softirq context
         }

@@ -351,7 +351,9 @@ public final class Workqueue implements Executor {
                         engine.watchdogNeeded();
                     }
                     pool.worklist.addLast(work);
-                    pool.kick(ctx);
+                    if (!pool.kick(ctx) && pool.nrRunning > 0) {
+                        pool.armSampler();   // it waits behind a counted worker: watch that one
+                    }
                 } else {
                     work.setInactive(true);
                     pwq.inactive.addLast(work);
