@@ -7,6 +7,7 @@ import io.kdefer.internal.Secrets;
 import io.kdefer.irq.Irqs;
 import io.kdefer.softirq.Softirqs;
 import io.kdefer.tasklet.Tasklet;
+import io.kdefer.tasklet.TaskletBackend;
 import io.kdefer.timer.KernelTimer;
 import io.kdefer.workqueue.DelayedWork;
 import io.kdefer.workqueue.Work;
@@ -31,7 +32,7 @@ import java.util.concurrent.Callable;
  *
  * <h2>Which CPU is "current"</h2>
  * A kdefer thread knows its CPU. Any other thread (a task) has a stable home CPU derived from its
- * thread id; {@link #workOnCpu} runs code in task context on a chosen CPU, and
+ * thread id; {@link #runOnCpu} runs code in task context on a chosen CPU (on the calling thread), {@link #workOnCpu} on a worker of that CPU, and
  * {@link #smpCallFunctionSingle} runs code in hardirq context on one.
  *
  * <h2>Context</h2>
@@ -66,6 +67,9 @@ public final class Kernel implements AutoCloseable {
     private final Softirqs softirqs;
     private volatile Irqs irqs;
     private final Workqueues workqueues;
+    private final TaskletBackend taskletBackend;
+    private final int wqWatchdogThresh;
+    private final boolean debugObjects;
 
     private Kernel(Builder b) {
         Clock clock = b.clock != null ? b.clock : Clock.system();
@@ -75,6 +79,9 @@ public final class Kernel implements AutoCloseable {
         this.rt = new KernelRuntime(b.cpus, b.hz, clock, b.faithful, b.idle, b.errorHandler,
                 b.timersOnClose == TimerClosePolicy.RUN, b.threadIrqs);
         self[0] = rt;
+        this.taskletBackend = b.taskletBackend;
+        this.wqWatchdogThresh = b.wqWatchdogThresh;
+        this.debugObjects = b.debugObjects;
         rt.install(this);
         this.softirqs = rt.softirqs;
         this.workqueues = Workqueues.of(this);
@@ -100,6 +107,9 @@ public final class Kernel implements AutoCloseable {
         private ErrorHandler errorHandler = ErrorHandler.logging();
         private TimerClosePolicy timersOnClose = TimerClosePolicy.REPORT;
         private boolean threadIrqs;
+        private TaskletBackend taskletBackend = TaskletBackend.SOFTIRQ;
+        private int wqWatchdogThresh = 30;
+        private boolean debugObjects;
 
         private Builder() {
         }
@@ -165,6 +175,39 @@ public final class Kernel implements AutoCloseable {
          */
         public Builder threadIrqs(boolean threadIrqs) {
             this.threadIrqs = threadIrqs;
+            return this;
+        }
+
+        /**
+         * What carries tasklet runs: the softirq lists (default), BH work items (Linux 6.9+), or a
+         * process-context workqueue (the 2007 proposal). See {@link TaskletBackend}.
+         */
+        public Builder taskletBackend(TaskletBackend backend) {
+            this.taskletBackend = Objects.requireNonNull(backend, "backend");
+            return this;
+        }
+
+        /**
+         * The workqueue lockup watchdog's threshold in seconds ({@code workqueue.watchdog_thresh}):
+         * a pool whose waiting items make no progress for this long is reported to the error
+         * handler with the stuck worker's item and stack. 0 turns it off. Default 30.
+         */
+        public Builder workqueueWatchdogThresh(int seconds) {
+            if (seconds < 0) {
+                throw new IllegalArgumentException("watchdog threshold must be >= 0 seconds: " + seconds);
+            }
+            this.wqWatchdogThresh = seconds;
+            return this;
+        }
+
+        /**
+         * {@code CONFIG_DEBUG_OBJECTS}: the kernel keeps a (weak) registry of the objects it tracks,
+         * so that its consistency check ({@link KernelCheck}) can also find a tasklet whose SCHED bit
+         * is set while it is on no list. Costs a registration per tasklet created. The test kit turns
+         * it on. Default false.
+         */
+        public Builder debugObjects(boolean debugObjects) {
+            this.debugObjects = debugObjects;
             return this;
         }
 
@@ -302,13 +345,70 @@ public final class Kernel implements AutoCloseable {
     }
 
     /**
-     * {@code work_on_cpu()}: runs {@code fn} in task context with {@link #smpProcessorId()} equal
-     * to {@code cpu}, on the calling thread, and returns its result. Checked exceptions come back
-     * wrapped in {@link java.util.concurrent.CompletionException}. Not allowed in atomic context.
+     * {@code work_on_cpu()}: runs {@code fn} on a kernel worker of {@code cpu} (the per-CPU system
+     * workqueue's {@code kworker/N:M}, in task context) and waits for it, as the kernel does: the
+     * caller sleeps meanwhile (a worker calling it hands its CPU to another worker). Checked
+     * exceptions come back wrapped in {@link java.util.concurrent.CompletionException}; a function
+     * that returns with bottom halves disabled has them re-enabled and the call throws
+     * {@link IllegalStateException}. Not allowed in atomic context. To run code on a chosen CPU
+     * on the calling thread instead, use {@link #runOnCpu}.
      */
     public <T> T workOnCpu(int cpu, Callable<T> fn) {
         Objects.requireNonNull(fn, "fn");
-        return rt.workOnCpu(cpu, fn);
+        rt.checkCpu(cpu);
+        CpuContext ctx = rt.context();
+        rt.checkAccepting(ctx);
+        if (!ctx.inTask() || ctx.inSoftirq()) {
+            throw new IllegalStateException("work_on_cpu(" + cpu + ") sleeps: not allowed in atomic context"
+                    + " (preempt_count " + ctx.countHex() + ")");
+        }
+        final Object[] out = new Object[2];   // result, throwable: published by the flush
+        Work w = new Work(self -> {
+            CpuContext c = rt.context();
+            try {
+                out[0] = fn.call();
+            } catch (Throwable t) {
+                out[1] = t;
+            } finally {
+                boolean leaked = false;
+                while ((c.count & CpuContext.SOFTIRQ_MASK) >= CpuContext.SOFTIRQ_DISABLE_OFFSET) {
+                    leaked = true;
+                    rt.cpu(c.cpu).localBhEnable(c);
+                }
+                if (leaked && out[1] == null) {
+                    out[1] = new IllegalStateException("work_on_cpu(" + cpu
+                            + "): the function returned with bottom halves disabled (re-enabled on cpu " + cpu + ")");
+                }
+            }
+        });
+        workqueues.systemWq().queueOn(cpu, w);
+        w.flush();
+        Throwable t = (Throwable) out[1];
+        if (t instanceof RuntimeException) {
+            throw (RuntimeException) t;
+        }
+        if (t instanceof Error) {
+            throw (Error) t;
+        }
+        if (t != null) {
+            throw new java.util.concurrent.CompletionException(t);
+        }
+        @SuppressWarnings("unchecked")
+        T result = (T) out[0];
+        return result;
+    }
+
+    /**
+     * Runs {@code fn} in task context with {@link #smpProcessorId()} equal to {@code cpu}, on the
+     * calling thread, and returns its result: a kdefer addition for placing code on a CPU exactly
+     * (tests, tools), where {@link #workOnCpu} would hand it to a worker thread. Checked exceptions
+     * come back wrapped in {@link java.util.concurrent.CompletionException}; bottom halves the
+     * function left disabled are re-enabled on that CPU and the call throws
+     * {@link IllegalStateException}. Not allowed in atomic context.
+     */
+    public <T> T runOnCpu(int cpu, Callable<T> fn) {
+        Objects.requireNonNull(fn, "fn");
+        return rt.runOnCpu(cpu, fn);
     }
 
     /**
@@ -452,6 +552,21 @@ public final class Kernel implements AutoCloseable {
     /** {@code current_work()}: the item the calling thread executes as a worker, or null. */
     public Work currentWork() {
         return workqueues.currentWork();
+    }
+
+    /** The workqueue lockup watchdog's threshold in seconds; 0: off (see {@link Builder#workqueueWatchdogThresh}). */
+    public int workqueueWatchdogThresh() {
+        return wqWatchdogThresh;
+    }
+
+    /** Whether the kernel keeps registries for its consistency check (see {@link Builder#debugObjects}). */
+    public boolean debugObjects() {
+        return debugObjects;
+    }
+
+    /** What carries tasklet runs (see {@link Builder#taskletBackend}). */
+    public TaskletBackend taskletBackend() {
+        return taskletBackend;
     }
 
     /** Whether forced interrupt threading is on (see {@link Builder#threadIrqs}). */

@@ -7,6 +7,8 @@ import io.kdefer.irq.IrqReturn;
 import io.kdefer.irq.Irqs;
 import io.kdefer.softirq.SoftirqVector;
 import io.kdefer.tasklet.Tasklet;
+import io.kdefer.workqueue.Work;
+import io.kdefer.workqueue.Workqueue;
 import io.kdefer.timer.KernelTimer;
 import org.junit.jupiter.api.Test;
 
@@ -92,7 +94,7 @@ class CloseUnderLoadTest {
      * a softirq, run work on a CPU and tick the manual clock, while the test thread (and in every
      * other round a second thread too) closes the kernel. Afterwards: runs = {@code true}
      * schedules for every tasklet; every timer an arm returned for ran or was reported exactly
-     * once; every hardirq call and {@code workOnCpu} that returned ran its function exactly once;
+     * once; every hardirq call and {@code runOnCpu} that returned ran its function exactly once;
      * the last accepted interrupt and softirq raise were each followed by their handler; every
      * caller ended (none hung); no kdefer thread is alive; nothing else was reported.
      */
@@ -122,7 +124,7 @@ class CloseUnderLoadTest {
                 () -> softirqSeenByAction.accumulateAndGet(softirqRaises.get(), Math::max));
 
         List<Caller> callers = new ArrayList<>();
-        CountDownLatch warm = new CountDownLatch(12);
+        CountDownLatch warm = new CountDownLatch(14);
         long seed = 1000L * round;
         for (int i = 0; i < 2; i++) {
             final boolean hi = i == 1;
@@ -203,6 +205,51 @@ class CloseUnderLoadTest {
             });
         }
         callers.add(new Caller("workOnCpu", warm, seed++) {
+            final AtomicInteger ran = new AtomicInteger();
+            int returned;
+
+            @Override
+            void call() {
+                k.runOnCpu(random.nextInt(CPUS), ran::incrementAndGet);
+                returned++;
+            }
+
+            @Override
+            void check() {
+                assertThat(ran.get()).as(name + ": functions run = calls returned").isEqualTo(returned);
+            }
+        });
+        callers.add(new Caller("work queue", warm, seed++) {
+            final Work[] ws = new Work[4];
+            final AtomicInteger[] runs = new AtomicInteger[ws.length];
+            final int[] accepted = new int[ws.length];
+
+            {
+                for (int w = 0; w < ws.length; w++) {
+                    AtomicInteger r = new AtomicInteger();
+                    runs[w] = r;
+                    ws[w] = new Work(self -> r.incrementAndGet());
+                }
+            }
+
+            @Override
+            void call() {
+                int w = random.nextInt(ws.length);
+                Workqueue q = random.nextBoolean() ? k.systemWq() : k.systemUnboundWq();
+                if (q.queueOn(random.nextInt(CPUS), ws[w])) {
+                    accepted[w]++;
+                }
+            }
+
+            @Override
+            void check() {
+                for (int w = 0; w < ws.length; w++) {
+                    assertThat(runs[w].get()).as(name + ": runs of item " + w + " = true queueings").isEqualTo(accepted[w]);
+                    assertThat(ws[w].isPending()).as(name + ": item " + w + " left pending").isFalse();
+                }
+            }
+        });
+        callers.add(new Caller("work_on_cpu", warm, seed++) {
             final AtomicInteger ran = new AtomicInteger();
             int returned;
 

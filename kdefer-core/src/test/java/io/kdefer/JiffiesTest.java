@@ -332,12 +332,12 @@ class JiffiesTest {
                 long down = j + skew - rem - skew;
                 long up = down + 1000;
                 long expected = rem < 250 ? down : up;
-                assertThat(k.workOnCpu(cpu, () -> k.roundJiffies(j))).as("cpu %d", cpu).isEqualTo(expected);
-                assertThat(k.workOnCpu(cpu, () -> k.roundJiffiesUp(j))).as("cpu %d", cpu).isEqualTo(up);
-                assertThat(k.workOnCpu(cpu, () -> k.roundJiffies(j)))
+                assertThat(k.runOnCpu(cpu, () -> k.roundJiffies(j))).as("cpu %d", cpu).isEqualTo(expected);
+                assertThat(k.runOnCpu(cpu, () -> k.roundJiffiesUp(j))).as("cpu %d", cpu).isEqualTo(up);
+                assertThat(k.runOnCpu(cpu, () -> k.roundJiffies(j)))
                         .isEqualTo(Jiffies.roundJiffies(j, cpu, 1000, now));
             }
-            assertThat(k.workOnCpu(0, () -> k.roundJiffies(WRAP + 4))).isEqualTo(WRAP + 1000 - 296);
+            assertThat(k.runOnCpu(0, () -> k.roundJiffies(WRAP + 4))).isEqualTo(WRAP + 1000 - 296);
         }
     }
 }

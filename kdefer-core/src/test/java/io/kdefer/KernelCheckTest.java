@@ -42,7 +42,7 @@ class KernelCheckTest {
     void aBottomHalfOwnerAndAPendingSoftirqAreReported(Kernel k) {
         AtomicInteger runs = new AtomicInteger();
         Tasklet t = Tasklet.setup(k, self -> runs.incrementAndGet());
-        k.workOnCpu(0, () -> {
+        k.runOnCpu(0, () -> {
             k.localBhDisable();
             try {
                 t.schedule();

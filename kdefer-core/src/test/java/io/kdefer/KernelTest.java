@@ -34,7 +34,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
- * The {@link Kernel} itself: context predicates, bottom-half sections, {@code workOnCpu},
+ * The {@link Kernel} itself: context predicates, bottom-half sections, {@code runOnCpu},
  * {@code smpCallFunctionSingle}, the {@link ManualClock}, the builder, and {@code close()}.
  */
 class KernelTest {
@@ -166,64 +166,115 @@ class KernelTest {
         }
     }
 
-    // ------------------------------------------------------------------ workOnCpu
+    // ------------------------------------------------------------------ runOnCpu and workOnCpu
 
     /**
-     * {@code workOnCpu} runs the callable on the calling thread, in task context, with
+     * {@code runOnCpu} runs the callable on the calling thread, in task context, with
      * {@code smpProcessorId()} equal to the chosen CPU during the call only (also when nested and
      * when the callable throws). A task's home CPU is its thread id modulo the CPU count. Runtime
      * exceptions pass through, checked ones come back wrapped in {@link CompletionException}.
      * DESIGN "Which CPU is current"; no §10 item.
      */
     @Test
-    void workOnCpuSwitchesTheCurrentCpuOnlyDuringTheCall() {
+    void runOnCpuSwitchesTheCurrentCpuOnlyDuringTheCall() {
         try (Kernel k = start(3)) {
             int home = k.smpProcessorId();
             assertThat(home).isEqualTo((int) (Thread.currentThread().getId() % 3));
             Thread me = Thread.currentThread();
 
-            String r = k.workOnCpu(2, () -> {
+            String r = k.runOnCpu(2, () -> {
                 assertThat(Thread.currentThread()).isSameAs(me);
                 assertThat(k.inTask()).isTrue();
-                int inner = k.workOnCpu(1, k::smpProcessorId);
+                int inner = k.runOnCpu(1, k::smpProcessorId);
                 return k.smpProcessorId() + "," + inner;
             });
             assertThat(r).isEqualTo("2,1");
             assertThat(k.smpProcessorId()).isEqualTo(home);
 
             IllegalArgumentException iae = new IllegalArgumentException("x");
-            assertThatThrownBy(() -> k.workOnCpu(1, () -> {
+            assertThatThrownBy(() -> k.runOnCpu(1, () -> {
                 throw iae;
             })).isSameAs(iae);
             assertThat(k.smpProcessorId()).isEqualTo(home);
 
             IOException io = new IOException("y");
-            assertThatThrownBy(() -> k.workOnCpu(1, () -> {
+            assertThatThrownBy(() -> k.runOnCpu(1, () -> {
                 throw io;
             })).isInstanceOf(CompletionException.class).hasCause(io);
             assertThat(k.smpProcessorId()).isEqualTo(home);
 
-            assertThatThrownBy(() -> k.workOnCpu(3, () -> 0)).isInstanceOf(IllegalArgumentException.class);
-            assertThatThrownBy(() -> k.workOnCpu(-1, () -> 0)).isInstanceOf(IllegalArgumentException.class);
-            assertThatThrownBy(() -> k.workOnCpu(0, null)).isInstanceOf(NullPointerException.class);
+            assertThatThrownBy(() -> k.runOnCpu(3, () -> 0)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> k.runOnCpu(-1, () -> 0)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> k.runOnCpu(0, null)).isInstanceOf(NullPointerException.class);
         }
     }
 
     /**
-     * {@code workOnCpu} may sleep in the kernel, so it is refused in atomic context: inside a
-     * bottom-half-disabled section, in a hardirq and in a softirq action. Spec §0.2 ("must not"
-     * becomes an exception); no §10 item.
+     * {@code workOnCpu} is the kernel's {@code work_on_cpu}: the callable runs on a kernel worker
+     * of the chosen CPU ({@code kworker/N:M}, task context, that CPU), the caller waits for it;
+     * results and exceptions come back as from {@code runOnCpu}; a callable that leaves bottom
+     * halves disabled has them re-enabled and the call throws; atomic context is refused. A
+     * worker calling it waits while another worker runs the callable. DESIGN "Which CPU is
+     * current"; no §10 item.
      */
     @Test
-    void workOnCpuIsRefusedInAtomicContext() {
+    void workOnCpuRunsTheCallableOnAWorkerOfThatCpu() {
         try (Kernel k = start(2)) {
-            AtomicReference<Throwable> inSoftirq = new AtomicReference<>();
-            k.softirqs().open(NET_RX, () -> inSoftirq.set(catchThrowable(() -> k.workOnCpu(1, () -> 0))));
+            String where = k.workOnCpu(1, () -> Thread.currentThread().getName() + " cpu " + k.smpProcessorId()
+                    + " task " + k.inTask());
+            assertThat(where).matches("kworker/1:\\d+ cpu 1 task true");
+
+            IllegalArgumentException iae = new IllegalArgumentException("x");
+            assertThatThrownBy(() -> k.workOnCpu(0, () -> {
+                throw iae;
+            })).isSameAs(iae);
+            IOException io = new IOException("y");
+            assertThatThrownBy(() -> k.workOnCpu(0, () -> {
+                throw io;
+            })).isInstanceOf(CompletionException.class).hasCause(io);
+            assertThatThrownBy(() -> k.workOnCpu(0, () -> {
+                k.localBhDisable();
+                return 0;
+            })).isInstanceOf(IllegalStateException.class).hasMessageContaining("bottom halves disabled");
+            assertThat(k.workOnCpu(0, k::inSoftirq)).as("the worker got its bottom halves back").isFalse();
+
+            // from a worker of cpu 0 to cpu 0 again: the caller sleeps, another worker runs it
+            String nested = k.workOnCpu(0, () -> {
+                String outer = Thread.currentThread().getName();
+                String inner = k.workOnCpu(0, () -> Thread.currentThread().getName());
+                return outer.equals(inner) ? "same" : "other";
+            });
+            assertThat(nested).isEqualTo("other");
 
             onCpu(k, 0, () -> {
                 k.localBhDisable();
                 try {
                     assertThatThrownBy(() -> k.workOnCpu(1, () -> 0))
+                            .isInstanceOf(IllegalStateException.class).hasMessageContaining("atomic context");
+                } finally {
+                    k.localBhEnable();
+                }
+            });
+            assertThatThrownBy(() -> k.workOnCpu(2, () -> 0)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> k.workOnCpu(0, null)).isInstanceOf(NullPointerException.class);
+        }
+    }
+
+    /**
+     * {@code runOnCpu} may sleep in the kernel, so it is refused in atomic context: inside a
+     * bottom-half-disabled section, in a hardirq and in a softirq action. Spec §0.2 ("must not"
+     * becomes an exception); no §10 item.
+     */
+    @Test
+    void runOnCpuIsRefusedInAtomicContext() {
+        try (Kernel k = start(2)) {
+            AtomicReference<Throwable> inSoftirq = new AtomicReference<>();
+            k.softirqs().open(NET_RX, () -> inSoftirq.set(catchThrowable(() -> k.runOnCpu(1, () -> 0))));
+
+            onCpu(k, 0, () -> {
+                k.localBhDisable();
+                try {
+                    assertThatThrownBy(() -> k.runOnCpu(1, () -> 0))
                             .isInstanceOf(IllegalStateException.class)
                             .hasMessageContaining("atomic context");
                     assertThat(k.smpProcessorId()).isZero();
@@ -231,7 +282,7 @@ class KernelTest {
                     k.localBhEnable();
                 }
             });
-            assertThatThrownBy(() -> k.smpCallFunctionSingle(0, () -> k.workOnCpu(1, () -> 0), true))
+            assertThatThrownBy(() -> k.smpCallFunctionSingle(0, () -> k.runOnCpu(1, () -> 0), true))
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("atomic context");
             k.smpCallFunctionSingle(0, () -> k.softirqs().raise(NET_RX), true);
@@ -241,7 +292,7 @@ class KernelTest {
     }
 
     /**
-     * A callable that returns from {@code workOnCpu} with bottom halves still disabled would carry
+     * A callable that returns from {@code runOnCpu} with bottom halves still disabled would carry
      * CPU 1's bottom-half ownership back to its home CPU, where no enable can release it (the
      * kernel reports "workqueue leaked lock or atomic" when a work function does this). The call
      * must be refused with an {@link IllegalStateException} and CPU 1 must keep working. Spec §0.2;
@@ -251,14 +302,14 @@ class KernelTest {
      * halves); the test then leaves it, parked, instead of hanging.
      */
     @Test
-    void workOnCpuRefusesToReturnWithBottomHalvesDisabled() {
+    void runOnCpuRefusesToReturnWithBottomHalvesDisabled() {
         Kernel k = start(2);
         boolean leaked = true;
         try {
             int other = 1 - k.smpProcessorId();
             AtomicInteger runs = new AtomicInteger();
             k.softirqs().open(NET_RX, runs::incrementAndGet);
-            Throwable thrown = catchThrowable(() -> k.workOnCpu(other, () -> {
+            Throwable thrown = catchThrowable(() -> k.runOnCpu(other, () -> {
                 k.localBhDisable();
                 return null;
             }));
@@ -553,7 +604,7 @@ class KernelTest {
                 x -> s.open(BLOCK, () -> { }),
                 x -> x.smpCallFunctionSingle(0, () -> { }, true),
                 x -> x.smpCallFunctionSingle(1, () -> { }, false),
-                x -> x.workOnCpu(0, () -> 0),
+                x -> x.runOnCpu(0, () -> 0),
                 Kernel::localBhDisable,
                 x -> Tasklet.setup(x, t -> { }));
         for (ThrowingConsumer<Kernel> call : calls) {

@@ -79,7 +79,7 @@ abstract class JitDelayCommand implements Callable<Integer> {
     /** One read of the /proc file: one line. */
     String read(Kernel kernel) {
         final long d = delay != null ? delay : kernel.hz();
-        return kernel.workOnCpu(cpu, () -> {
+        return kernel.runOnCpu(cpu, () -> {
             long j0 = kernel.jiffies();
             await(kernel, d, j0 + d);
             long j1 = kernel.jiffies();   // the actual value after the delay

@@ -89,7 +89,7 @@ abstract class JitTaskletCommand implements java.util.concurrent.Callable<Intege
         final boolean hi = hi();
         final Flood flood = load ? Flood.of(kernel, loadMicros * 1000) : null;
 
-        kernel.workOnCpu(cpu, () -> {
+        kernel.runOnCpu(cpu, () -> {
             rows.add(kernel);
             return null;
         });
@@ -119,7 +119,7 @@ abstract class JitTaskletCommand implements java.util.concurrent.Callable<Intege
             }
         };
         if (fromTask) {
-            kernel.workOnCpu(cpu, () -> {
+            kernel.runOnCpu(cpu, () -> {
                 arm.run();
                 return null;
             });

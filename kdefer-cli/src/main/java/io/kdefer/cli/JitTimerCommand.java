@@ -92,7 +92,7 @@ final class JitTimerCommand implements Callable<Integer> {
             }
         });
 
-        kernel.workOnCpu(cpu, () -> {
+        kernel.runOnCpu(cpu, () -> {
             long j = rows.add(kernel);
             timer.add(j + step);
             return null;

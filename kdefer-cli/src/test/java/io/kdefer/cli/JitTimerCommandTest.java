@@ -126,7 +126,7 @@ class JitTimerCommandTest {
         String table;
         String me = Thread.currentThread().getName();
         try (Kernel kernel = Kernel.builder().cpus(2).hz(1000).clock(clock).build()) {
-            table = readTicking(kernel, clock, cmd, () -> kernel.workOnCpu(1, () -> {
+            table = readTicking(kernel, clock, cmd, () -> kernel.runOnCpu(1, () -> {
                 kernel.localBhDisable();
                 try {
                     clock.tick(25);
@@ -152,42 +152,13 @@ class JitTimerCommandTest {
      * Ticks start only once the reader blocks (after it armed the timer), so the first expiry is
      * relative to the jiffies of the reader's row; {@code armed} runs once at that point.
      */
-    private static String readTicking(Kernel kernel, ManualClock clock, JitTimerCommand cmd, Runnable armed)
-            throws Exception {
-        AtomicReference<Object> result = new AtomicReference<>();
-        Thread reader = new Thread(() -> {
-            try {
-                result.set(cmd.read(kernel));
-            } catch (Throwable e) {
-                result.set(e);
-            }
-        }, "jitimer-reader");
-        reader.start();
-        boolean first = true;
-        try {
-            for (;;) {
-                Thread.State s = reader.getState();
-                if (s == Thread.State.TERMINATED) {
-                    break;
-                }
-                if (s == Thread.State.TIMED_WAITING) {
-                    if (first) {
-                        first = false;
-                        armed.run();
-                    }
-                    clock.tick();
-                } else {
-                    Thread.onSpinWait();
-                }
-            }
-        } finally {
-            reader.join();
-        }
-        Object r = result.get();
-        if (r instanceof Throwable) {
-            throw new AssertionError("the read failed", (Throwable) r);
-        }
-        return (String) r;
+    private static String readTicking(Kernel kernel, ManualClock clock, JitTimerCommand cmd, Runnable armed) {
+        Thread[] reader = new Thread[1];
+        return TickingReader.read("jitimer-reader", clock,
+                () -> reader[0] != null && reader[0].getState() == Thread.State.TIMED_WAITING, armed, () -> {
+                    reader[0] = Thread.currentThread();
+                    return cmd.read(kernel);
+                });
     }
 
     /** A negative tdelay and a CPU that does not exist are usage errors, not crashes. */

@@ -363,7 +363,7 @@ public final class Cpu {
     }
 
     /** {@code local_bh_disable()}. */
-    void localBhDisable(CpuContext ctx, Thread me) {
+    public void localBhDisable(CpuContext ctx, Thread me) {
         if ((ctx.count & CpuContext.SOFTIRQ_MASK) == 0) {
             lockBh(me);
         }

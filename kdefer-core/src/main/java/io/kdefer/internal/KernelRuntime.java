@@ -32,8 +32,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * before {@link #start} starts the threads that read it (Thread.start orders it), and before the
  * kernel's constructor returns (which publishes it through the kernel's final field).
  *
- * <p><b>Deviations from Linux.</b> {@code work_on_cpu} runs the function on the calling thread with
- * its current CPU switched, not on a kworker of that CPU. {@code smp_call_function_single} to the
+ * <p><b>Deviations from Linux.</b> {@link #runOnCpu} (a kdefer addition; {@code work_on_cpu} itself
+ * runs on a kworker, see {@code Kernel.workOnCpu}) switches the calling thread's current CPU.
+ * {@code smp_call_function_single} to the
  * caller's own CPU from its {@code cpu/N} thread runs nested, as a local call does in the kernel;
  * from any other thread it is queued to {@code cpu/N}.
  */
@@ -307,13 +308,13 @@ public final class KernelRuntime {
         }
     }
 
-    /** {@code work_on_cpu(cpu, fn)}: runs {@code fn} in task context on {@code cpu}, on this thread. */
-    public <T> T workOnCpu(int cpu, Callable<T> fn) {
+    /** Runs {@code fn} in task context on {@code cpu}, on this thread ({@code Kernel.runOnCpu}). */
+    public <T> T runOnCpu(int cpu, Callable<T> fn) {
         checkCpu(cpu);
         CpuContext ctx = context();
         checkAccepting(ctx);
         if (!ctx.inTask() || ctx.inSoftirq()) {
-            throw new IllegalStateException("work_on_cpu(" + cpu + ") sleeps: not allowed in atomic context"
+            throw new IllegalStateException("runOnCpu(" + cpu + ") may sleep: not allowed in atomic context"
                     + " (preempt_count " + ctx.countHex() + ")");
         }
         int saved = ctx.cpu;
@@ -333,7 +334,7 @@ public final class KernelRuntime {
             }
             ctx.cpu = saved;
             if (leaked) {
-                throw new IllegalStateException("work_on_cpu(" + cpu
+                throw new IllegalStateException("runOnCpu(" + cpu
                         + "): the function returned with bottom halves disabled (re-enabled on cpu " + cpu + ")");
             }
         }

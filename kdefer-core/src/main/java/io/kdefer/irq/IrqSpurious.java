@@ -2,6 +2,7 @@ package io.kdefer.irq;
 
 import io.kdefer.internal.KernelRuntime;
 import io.kdefer.internal.WaitQueue;
+import io.kdefer.internal.Secrets;
 import io.kdefer.timer.KernelTimer;
 
 import java.util.concurrent.atomic.AtomicInteger;
@@ -108,7 +109,7 @@ final class IrqSpurious {
                 return;
             }
             if (poller == null) {
-                poller = KernelTimer.setup(engine.kernel, self -> pollSpurious());
+                poller = Secrets.ownTimer(engine.kernel, self -> pollSpurious(), false);
             }
             t = poller;
         }

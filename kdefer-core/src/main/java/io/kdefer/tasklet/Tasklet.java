@@ -112,7 +112,9 @@ public final class Tasklet {
     private static final VarHandle COUNT;
 
     static {
-        Subsystems.provide(Subsystems.Kind.TASKLETS, (kernel, rt) -> new TaskletEngine(rt));
+        Subsystems.provide(Subsystems.Kind.TASKLETS,
+                (kernel, rt) -> new TaskletEngine(rt, (Kernel) kernel, ((Kernel) kernel).taskletBackend(),
+                        ((Kernel) kernel).debugObjects()));
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
             STATE = l.findVarHandle(Tasklet.class, "state", int.class);
@@ -133,6 +135,8 @@ public final class Tasklet {
     private volatile int count;                 // A: disable depth
     Tasklet next;                               // list link: written by the pusher before its CAS,
                                                 // read and cleared by the consumer after detach
+    /** A: the work items that carry this tasklet's runs on a workqueue backend ([0] TASKLET, [1] HI). */
+    final io.kdefer.workqueue.Work[] carriers = new io.kdefer.workqueue.Work[2];
 
     private Tasklet(Kernel kernel, Consumer<Tasklet> callback, LongConsumer func, long data, int count) {
         this.rt = Secrets.runtime(kernel);
@@ -142,6 +146,7 @@ public final class Tasklet {
         this.func = func;
         this.data = data;
         this.count = count;
+        engine.track(this);
     }
 
     // ---------------------------------------------------------------- creation
@@ -203,6 +208,10 @@ public final class Tasklet {
         try {
             if (((int) STATE.getAndBitwiseOr(this, SCHED) & SCHED) != 0) {
                 return false;
+            }
+            if (engine.backend != TaskletBackend.SOFTIRQ) {
+                engine.carry(this, vector == SoftirqVector.HI.ordinal(), ctx);
+                return true;
             }
             if (ctx.inSoftirq()) {
                 lists[ctx.cpu].pushOwner(this);   // this thread owns the CPU's bottom halves

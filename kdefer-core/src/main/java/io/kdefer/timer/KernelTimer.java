@@ -75,6 +75,8 @@ public final class KernelTimer {
     static final int PINNED = 1;
     static final int DEFERRABLE = 2;
     static final int IRQSAFE = 4;
+    /** Internal: a timer of kdefer's own subsystems; close() shuts it down without running or reporting it. */
+    static final int KERNEL_OWNED = 8;
 
     static final int MOD_PENDING_ONLY = 1;
     static final int MOD_REDUCE = 2;
@@ -86,6 +88,12 @@ public final class KernelTimer {
 
     static {
         Subsystems.provide(Subsystems.Kind.TIMERS, (kernel, rt) -> new TimerEngine(rt));
+        Secrets.setOwnTimerFactory((kernel, fn, pinned) -> {
+            KernelRuntime rt = Secrets.runtime(kernel);
+            int f = KERNEL_OWNED | (pinned ? PINNED : 0);
+            TimerEngine engine = TimerEngine.of(rt);
+            return new KernelTimer(engine, Objects.requireNonNull(fn, "fn"), f, engine.wheel(rt.context().cpu, false));
+        });
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
             BASE = l.findVarHandle(KernelTimer.class, "base", TimerWheel.class);
@@ -570,6 +578,11 @@ public final class KernelTimer {
     }
 
     /** Kernel close: no arm is accepted from now on. */
+    /** True for timers of kdefer's own subsystems ({@code Secrets.ownTimer}). */
+    boolean kernelOwned() {
+        return (flags & KERNEL_OWNED) != 0;
+    }
+
     void shutdownForClose() {
         FUNCTION.setRelease(this, (Consumer<KernelTimer>) null);
     }

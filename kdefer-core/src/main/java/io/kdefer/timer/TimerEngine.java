@@ -179,8 +179,8 @@ final class TimerEngine implements Subsystem {
             Consumer<KernelTimer> fn = t.functionAcquire();
             t.shutdownForClose();
             try {
-                if (fn == null) {
-                    continue;
+                if (fn == null || t.kernelOwned()) {
+                    continue;   // shut down: a subsystem's housekeeping is neither run nor reported
                 }
                 if (rt.runTimersOnClose) {
                     t.invoke(fn, ctx);

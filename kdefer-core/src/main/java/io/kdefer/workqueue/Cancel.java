@@ -58,19 +58,19 @@ final class Cancel {
         if (pool == null) {
             return AGAIN;
         }
-        pool.lock.lock();
+        pool.lockPool();
         try {
             Pwq pwq = w.pwq;
             if (pwq == null || pwq.pool != pool) {
                 return AGAIN;
             }
-            if (w.inactive) {
+            if (w.inactive()) {
                 pwq.activate(w);
             }
-            int color = w.color;
+            int color = w.color();
             w.list.remove(w);
             w.pwq = null;
-            w.linked = false;
+            w.setLinked(false);
             pwq.decInFlight(color, true);
             return GRABBED_PENDING;
         } finally {
@@ -78,17 +78,29 @@ final class Cancel {
         }
     }
 
-    /** Clears PENDING (which the caller owns) and adds {@code delta} to the disable count. */
+    /**
+     * Clears PENDING (which the caller owns) and adds {@code delta} to the disable count. At the
+     * highest count a further disable is refused (the kernel WARNs and keeps 65535; faithful mode
+     * does that), after PENDING is released.
+     */
     private static int release(Work w, int delta, KernelRuntime rt) {
         for (;;) {
             int s = w.stateVolatile();
             int count = Work.disableCount(s) + delta;
-            if (count > Work.DISABLE_MAX) {
-                warn(rt, w, "disable count overflow (at most " + Work.DISABLE_MAX + ")");
+            boolean overflow = count > Work.DISABLE_MAX;
+            if (overflow) {
                 count = Work.DISABLE_MAX;
             }
             int n = (s & ~Work.PENDING & (Work.DISABLE_UNIT - 1)) | (count << Work.DISABLE_SHIFT);
             if (w.casState(s, n)) {
+                if (overflow) {
+                    String rule = "disable_work() on " + w + ": the disable count is already at its maximum "
+                            + Work.DISABLE_MAX + " (the kernel WARNs and keeps it there)";
+                    if (rt == null || !rt.faithful) {
+                        throw new IllegalStateException(rule);
+                    }
+                    rt.reportError(w, new IllegalStateException(rule));
+                }
                 return count;
             }
         }
@@ -189,9 +201,4 @@ final class Cancel {
         return null;
     }
 
-    private static void warn(KernelRuntime rt, Work w, String what) {
-        if (rt != null) {
-            rt.reportError(w, new IllegalStateException(what + ": " + w));
-        }
-    }
 }

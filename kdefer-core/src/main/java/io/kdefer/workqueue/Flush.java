@@ -61,9 +61,16 @@ final class Flush {
             KernelRuntime rt = dw.engine.rt;
             CpuContext ctx = rt.context();
             checkSleepable(rt, ctx, "flush_delayed_work()", dw);
-            if (t.delete()) {
-                // the timer was armed: we own PENDING; queue it now where the timer would have
-                dw.wq.queueAdmitted(dw.targetCpu, dw, ctx);
+            boolean section = rt.enter(ctx);   // it queues: the entry protocol (close() serves or refuses it)
+            try {
+                if (t.delete()) {
+                    // the timer was armed: we own PENDING; queue it now where the timer would have
+                    dw.wq.queueAdmitted(dw.targetCpu, dw, ctx);
+                }
+            } finally {
+                if (section) {
+                    rt.exit(ctx);
+                }
             }
         }
         return flushWork(dw);
@@ -98,13 +105,13 @@ final class Flush {
      */
     private static Barrier insertBarrier(Work work, WorkerPool pool) {
         Barrier b = new Barrier();
-        pool.lock.lock();
+        pool.lockPool();
         try {
             Pwq pwq = work.pwq;
             if (pwq != null && pwq.pool == pool) {
-                b.color = work.color;
-                b.linked = work.linked;
-                work.linked = true;
+                b.setColor(work.color());
+                b.setLinked(work.linked());
+                work.setLinked(true);
                 work.list.insertBefore(b, work.next);
             } else {
                 Worker w = pool.findExecuting(work);
@@ -112,14 +119,14 @@ final class Flush {
                     return null;
                 }
                 pwq = w.currentPwq;
-                b.color = w.currentColor;
+                b.setColor(w.currentColor);
                 w.scheduled.insertBefore(b, w.scheduled.first());
             }
             b.pwq = pwq;
-            b.inactive = true;
+            b.setInactive(true);
             b.lastPool = pool;
             b.testAndSetPending();
-            pwq.nrInFlight[b.color]++;
+            pwq.nrInFlight[b.color()]++;
             return b;
         } finally {
             pool.lock.unlock();

@@ -29,13 +29,14 @@ final class Pwq {
 
     /** L: the item and what follows it linked, moved to the pool's worklist and counted active. */
     void activate(Work w) {
-        if (!w.inactive) {
+        if (!w.inactive()) {
             return;
         }
-        w.inactive = false;
+        w.setInactive(false);
         nrActive++;
         if (pool.worklist.isEmpty()) {
             pool.watchdogTs = pool.rt.clock.jiffies();
+            pool.engine.watchdogNeeded();
         }
         w.list.moveLinked(w, pool.worklist);
     }

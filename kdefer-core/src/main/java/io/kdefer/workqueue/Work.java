@@ -30,19 +30,23 @@ import java.util.function.Consumer;
  *     │                                                                                  ▼
  *     └──function returns (not re-queued)── executing ◀──worker: unlink, clear PENDING (RMW), call
  * </pre>
- * The fields below the state word (list links, the pwq, the flush color, INACTIVE and LINKED) are
+ * The fields below the state word (list links, the pwq, and the flush color, INACTIVE, LINKED and CPU
+ * packed in one word) are
  * guarded by the lock of the pool the item is queued on; {@link #lastPool} names that pool, and
  * stays set after the run so that a later queue can find a worker still executing it.
  *
  * <h2>Memory ordering</h2>
  * <ul>
  *   <li>A {@code queue} that returns true happens-before the function's run: the item is linked
- *       under the pool lock, which the worker takes before it runs the item.</li>
+ *       under the pool lock, which the worker takes before it runs the item. Verified by
+ *       {@code kdefer-jcstress: WorkqueueQueuePublishesPriorWritesTest}.</li>
  *   <li>A {@code queue} that returns false because the item is pending still performs an atomic
  *       read-modify-write of the state word (as {@code test_and_set_bit} does); the worker clears
  *       PENDING with another one before it calls the function, so the function sees every store
- *       the failed caller made before its call (spec §4.4: no lost event). jcstress:
- *       {@code WorkQueueFalsePublishes}.</li>
+ *       the failed caller made before its call (spec §4.4: no lost event). Verified by
+ *       {@code kdefer-jcstress: WorkqueueFailedQueuePublishesTest}.</li>
+ *   <li>The function never runs on two workers at once, even queued from two CPUs
+ *       ({@code WorkqueueNoConcurrentRunTest}).</li>
  * </ul>
  *
  * <p>Field access codes: {@code F} final; {@code A} atomic (VarHandle) or volatile; {@code L}
@@ -83,14 +87,14 @@ public class Work {
     WorkList list;
     /** L: the pwq the item is queued on (non-null exactly while it is on a list). */
     Pwq pwq;
-    /** L: flush color of the current queueing. */
-    int color;
-    /** L: {@code WORK_STRUCT_INACTIVE}: on the pwq's inactive list (or a barrier, never counted). */
-    boolean inactive;
-    /** L: {@code WORK_STRUCT_LINKED}: the next item is a barrier that moves with this one. */
-    boolean linked;
-    /** L: the CPU the item was queued from or for (an unbound worker runs it as that CPU). */
-    int cpu;
+    /**
+     * L: the rest of the queueing state in one word, so that an idle item stays at 48 bytes:
+     * bits 0-3 the flush color of the current queueing, bit 4 {@code WORK_STRUCT_INACTIVE} (on the
+     * pwq's inactive list, or a barrier, which never counts), bit 5 {@code WORK_STRUCT_LINKED} (the
+     * next item is a barrier that moves with this one), bits 8-31 the CPU the item was queued from
+     * or for (an unbound worker runs it as that CPU).
+     */
+    private int qbits;
 
     /** {@code INIT_WORK(work, func)}. */
     public Work(Consumer<Work> func) {
@@ -100,6 +104,45 @@ public class Work {
     /** For the flush barrier. */
     Work() {
         this.func = null;
+    }
+
+    // ---------------------------------------------------------------- queueing bits (L)
+
+    private static final int COLOR_MASK = 0xf;
+    private static final int INACTIVE = 1 << 4;
+    private static final int LINKED = 1 << 5;
+    private static final int CPU_SHIFT = 8;
+
+    final int color() {
+        return qbits & COLOR_MASK;
+    }
+
+    final void setColor(int color) {
+        qbits = (qbits & ~COLOR_MASK) | color;
+    }
+
+    final boolean inactive() {
+        return (qbits & INACTIVE) != 0;
+    }
+
+    final void setInactive(boolean on) {
+        qbits = on ? qbits | INACTIVE : qbits & ~INACTIVE;
+    }
+
+    final boolean linked() {
+        return (qbits & LINKED) != 0;
+    }
+
+    final void setLinked(boolean on) {
+        qbits = on ? qbits | LINKED : qbits & ~LINKED;
+    }
+
+    final int queuedCpu() {
+        return qbits >>> CPU_SHIFT;
+    }
+
+    final void setQueuedCpu(int cpu) {
+        qbits = (qbits & ((1 << CPU_SHIFT) - 1)) | (cpu << CPU_SHIFT);
     }
 
     // ---------------------------------------------------------------- state word
@@ -182,9 +225,10 @@ public class Work {
 
     /**
      * {@code cancel_work_sync()}: cancels and waits for a running instance; on return the item is
-     * neither pending nor running (unless queued again afterwards). Queue attempts during the call
-     * return false. An item last queued on a BH workqueue may be cancelled from BH context (the wait
-     * spins).
+     * neither pending nor running (unless queued again afterwards), and the writes of its last run
+     * are visible to the caller. Queue attempts during the call return false. An item last queued
+     * on a BH workqueue may be cancelled from BH context (the wait spins). Verified by
+     * {@code kdefer-jcstress: WorkCancelSyncWaitsForRunTest}.
      *
      * @return true if it was pending
      */

@@ -89,7 +89,7 @@ final class WorkList {
     Work moveLinked(Work w, WorkList to) {
         for (;;) {
             Work next = w.next;
-            boolean linked = w.linked;
+            boolean linked = w.linked();
             remove(w);
             to.addLast(w);
             if (!linked || next == null) {

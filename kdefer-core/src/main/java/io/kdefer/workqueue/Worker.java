@@ -88,7 +88,7 @@ final class Worker extends KThread implements Parker.Condition, SleepHooks {
         try {
             for (;;) {
                 woken = false;
-                p.lock.lock();
+                p.lockPool();
                 try {
                     if (die) {
                         p.leaveIdle(this);
@@ -104,7 +104,7 @@ final class Worker extends KThread implements Parker.Condition, SleepHooks {
                 parker.idle(this, 0);
             }
         } finally {
-            p.lock.lock();
+            p.lockPool();
             try {
                 p.workerExited(this);
             } finally {
@@ -120,8 +120,11 @@ final class Worker extends KThread implements Parker.Condition, SleepHooks {
                 return;
             }
             if (!p.mayStartWorking()) {
-                p.createWorker();   // manage_workers(): keep a spare to hand over to
-                continue;
+                // manage_workers(): keep a spare to hand over to; if none can be made, work
+                // without one (the mayday timer is armed; see docs/deviations.md)
+                if (p.createWorker() != null) {
+                    continue;
+                }
             }
             break;
         }

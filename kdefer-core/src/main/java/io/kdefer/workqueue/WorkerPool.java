@@ -2,9 +2,9 @@ package io.kdefer.workqueue;
 
 import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
+import io.kdefer.internal.Secrets;
 import io.kdefer.softirq.SoftirqVector;
 import io.kdefer.timer.KernelTimer;
-import io.kdefer.timer.TimerFlag;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -64,7 +64,12 @@ final class WorkerPool {
     final int cpu;
     final boolean highpri;           // F
     final boolean bh;                // F
-    final ReentrantLock lock = new ReentrantLock();   // F: pool->lock
+    /** F: pool->lock; taken with {@link #lockPool()}, released with {@code lock.unlock()}. */
+    final ReentrantLock lock = new ReentrantLock();
+    /** Attempts of {@link #lockPool()} before it queues on the lock. */
+    private static final int LOCK_SPINS = 64;
+    /** Then yields, before it queues. */
+    private static final int LOCK_YIELDS = 8;
     final WorkList worklist;         // L
     /** L: workers counted as running (concurrency management). */
     int nrRunning;
@@ -96,6 +101,32 @@ final class WorkerPool {
         this.bh = bh;
         this.worklist = new WorkList(describe() + " worklist");
         this.bhWorker = bh ? new Worker(this, -1) : null;
+    }
+
+    /**
+     * Takes the pool lock. The lock is held for a few list operations at a time, so a contended
+     * acquire first retries for a moment: {@link ReentrantLock#lock()} allocates a queue node each
+     * time it has to wait, which would cost every queueing that meets the worker at the lock an
+     * allocation.
+     */
+    void lockPool() {
+        final ReentrantLock l = lock;
+        if (l.tryLock()) {
+            return;
+        }
+        for (int i = 0; i < LOCK_SPINS; i++) {
+            Thread.onSpinWait();
+            if (l.tryLock()) {
+                return;
+            }
+        }
+        for (int i = 0; i < LOCK_YIELDS; i++) {
+            Thread.yield();   // the holder may have been descheduled: let it finish
+            if (l.tryLock()) {
+                return;
+            }
+        }
+        l.lock();
     }
 
     boolean unbound() {
@@ -186,26 +217,118 @@ final class WorkerPool {
                 return false;   // every worker is busy: the one that started last keeps a spare
             }
             w = createWorker();
+            if (w == null) {
+                return false;   // the mayday timer is armed: rescuers will be called
+            }
         }
         w.wake();
         return true;
     }
 
+    /** L: {@code need_to_create_worker()}. */
+    boolean needToCreateWorker() {
+        return needMoreWorker() && !mayStartWorking();
+    }
+
     // ---------------------------------------------------------------- workers (L)
 
-    /** {@code create_worker()}: a new worker, idle, started; under the lock (it waits for it). */
+    /**
+     * {@code create_worker()}: a new worker, idle, started; under the lock (it waits for it). Null
+     * when no thread can be created (the JVM refused one, or the test hook says so): then the mayday
+     * timer is armed, so that rescuers take over the items of their workqueues.
+     */
     Worker createWorker() {
+        if (engine.workerCreationFails) {
+            creationFailed();
+            return null;
+        }
         int wid = ids.nextClearBit(0);
-        ids.set(wid);
         Worker w = new Worker(this, wid);
         if (unbound()) {
             w.flags |= WORKER_UNBOUND;
         }
+        try {
+            w.start();
+        } catch (Throwable t) {   // OutOfMemoryError: unable to create native thread
+            rt.reportError(this, t);
+            creationFailed();
+            return null;
+        }
+        ids.set(wid);
         nrWorkers++;
         threads.add(w);
         enterIdle(w);
-        w.start();
         return w;
+    }
+
+    // ---------------------------------------------------------------- mayday (L)
+
+    private KernelTimer maydayTimer;   // L: created on first need
+
+    /** L: a worker could not be created; in {@code MAYDAY_INITIAL_TIMEOUT} the rescuers are called. */
+    private void creationFailed() {
+        engine.creationFailures.incrementAndGet();
+        KernelTimer t = maydayTimer;
+        if (t == null) {
+            t = Secrets.ownTimer(engine.kernel(), self -> maydayTimeout(), false);
+            maydayTimer = t;
+        }
+        if (!t.isPending() && !rt.isClosing()) {
+            t.mod(rt.clock.jiffies() + engine.maydayInitialTimeout);
+        }
+    }
+
+    /**
+     * {@code pool_mayday_timeout()}: while the pool needs a worker it cannot create, every pwq with
+     * items on the worklist whose workqueue has a rescuer is sent a mayday; again every
+     * {@code MAYDAY_INTERVAL}.
+     */
+    private void maydayTimeout() {
+        lockPool();
+        try {
+            if (!needToCreateWorker() && !(nrWorkers == 0 && !worklist.isEmpty())) {
+                return;
+            }
+            if (nrWorkers == 0 && !engine.workerCreationFails) {
+                kick(rt.context());   // the manager's retry (CREATE_COOLDOWN): a pool with no worker at all
+                if (nrWorkers != 0) {
+                    return;
+                }
+            }
+            for (Work w = worklist.first(); w != null; w = w.next) {
+                Rescuer r = w.pwq != null ? w.pwq.wq.rescuer : null;
+                if (r != null) {
+                    r.mayday(w.pwq);
+                }
+            }
+            if (!rt.isClosing()) {
+                maydayTimer.mod(rt.clock.jiffies() + engine.maydayInterval);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * L: the rescuer takes every item of {@code pwq} from the worklist (an item another worker of
+     * this pool executes goes to that worker, as {@code assign_work} does) and runs them.
+     */
+    void rescue(Worker rescuer, Pwq pwq, CpuContext ctx) {
+        for (Work w = worklist.first(); w != null; ) {
+            if (w.pwq == pwq) {
+                Work next = w.next;
+                while (next != null && w.linked() && next.func == null) {
+                    next = next.next;   // its barriers move with it
+                }
+                assignWork(w, rescuer);
+                w = next;
+            } else {
+                w = w.next;
+            }
+        }
+        if (!rescuer.scheduled.isEmpty()) {
+            processScheduled(rescuer, ctx);
+        }
     }
 
     void enterIdle(Worker w) {
@@ -264,8 +387,8 @@ final class WorkerPool {
      */
     void processOne(Worker w, Work work, CpuContext ctx) {
         final Pwq pwq = work.pwq;
-        final int color = work.color;
-        final boolean countsActive = !work.inactive;
+        final int color = work.color();
+        final boolean countsActive = !work.inactive();
         final boolean barrier = work.func == null;
         if (!barrier) {
             busy.put(work, w);
@@ -275,19 +398,19 @@ final class WorkerPool {
         w.currentPwq = pwq;
         w.currentColor = color;
         w.startedAt = rt.clock.jiffies();
-        final int itemCpu = work.cpu;
+        final int itemCpu = work.queuedCpu();
         work.list.remove(work);
         work.pwq = null;
-        work.inactive = false;
-        work.linked = false;
+        work.setInactive(false);
+        work.setLinked(false);
         if (pwq.wq.cpuIntensive) {
             setFlags(w, WORKER_CPU_INTENSIVE);
         }
         // for workers outside concurrency management (unbound, CPU-intensive) this hands the next
         // item to another worker; for a counted worker nrRunning > 0 and it does nothing
         kick(ctx);
-        if (!bh && nrRunning > 0) {
-            armSampler();
+        if (nrRunning > 0 && !worklist.isEmpty()) {
+            armSampler();   // items wait behind a counted worker: watch it
         }
         work.clearPending();   // full-fence RMW: from here on the item may be queued again
         lock.unlock();
@@ -298,7 +421,7 @@ final class WorkerPool {
                 run(w, work, ctx, itemCpu);
             }
         } finally {
-            lock.lock();
+            lockPool();
         }
         if ((w.flags & WORKER_CPU_INTENSIVE) != 0) {
             clearFlags(w, WORKER_CPU_INTENSIVE);
@@ -329,6 +452,11 @@ final class WorkerPool {
             rt.reportError(work, t);
         } finally {
             ctx.running = savedRunning;
+            if (!bh) {
+                // an interrupt the function left set must not reach the next item, nor make the
+                // worker's idle park return at once (ThreadPoolExecutor clears it too)
+                Thread.interrupted();
+            }
             if (ctx.count != count) {
                 // "BUG: workqueue leaked atomic, lock or RCU": give back what the function kept
                 String hex = ctx.countHex();
@@ -347,7 +475,7 @@ final class WorkerPool {
 
     /** True when a worker of this pool executes {@code work} now ({@code find_worker_executing_work}). */
     boolean isExecuting(Work work) {
-        lock.lock();
+        lockPool();
         try {
             return findExecuting(work) != null;
         } finally {
@@ -369,7 +497,7 @@ final class WorkerPool {
      * re-raises the vector for the rest.
      */
     void bhRun(CpuContext ctx) {
-        lock.lock();
+        lockPool();
         try {
             if (worklist.isEmpty()) {
                 return;
@@ -398,7 +526,7 @@ final class WorkerPool {
 
     /** {@code wq_worker_sleeping()}: on the worker's thread, outside the lock. */
     void workerSleeping(Worker w) {
-        lock.lock();
+        lockPool();
         try {
             if (w.sleeping || (w.flags & WORKER_NOT_RUNNING) != 0) {
                 return;
@@ -413,7 +541,7 @@ final class WorkerPool {
 
     /** {@code wq_worker_running()}: on the worker's thread, outside the lock. */
     void workerRunning(Worker w) {
-        lock.lock();
+        lockPool();
         try {
             wakeCounted(w);
         } finally {
@@ -450,7 +578,7 @@ final class WorkerPool {
      */
     private void sample() {
         final CpuContext ctx = rt.context();
-        lock.lock();
+        lockPool();
         try {
             long now = rt.clock.jiffies();
             boolean busyCounted = false;
@@ -480,7 +608,7 @@ final class WorkerPool {
                 }
             }
             kick(ctx);
-            if (busyCounted) {
+            if (busyCounted && !worklist.isEmpty()) {
                 armSampler();
             }
         } finally {
@@ -488,14 +616,20 @@ final class WorkerPool {
         }
     }
 
-    /** L: arms the sampler for the next jiffy if it is not armed. */
-    private void armSampler() {
+    /**
+     * L: arms the sampler for the next jiffy if it is not armed. Only while items wait on the
+     * worklist behind a counted worker: a worker that blocks or runs long holds nobody back
+     * otherwise, and arming a timer on every item start would put a timer arm (and the wake-up of
+     * an idle {@code cpu/N}) on the queue-to-start path. So a queueing that finds a counted worker
+     * busy arms it, as does a worker that starts an item with more waiting.
+     */
+    void armSampler() {
         if (unbound() || bh) {
             return;   // unbound workers are never counted, BH workers run in softirq context
         }
         KernelTimer t = sampler;
         if (t == null) {
-            t = KernelTimer.setup(engine.kernel(), self -> sample(), TimerFlag.PINNED);
+            t = Secrets.ownTimer(engine.kernel(), self -> sample(), true);
             sampler = t;
         }
         if (!t.isPending() && !rt.isClosing()) {
@@ -505,11 +639,12 @@ final class WorkerPool {
 
     // ---------------------------------------------------------------- idle culling
 
-    /** L: arms the idle timer ({@code TIMER_DEFERRABLE}) for the oldest idle worker's timeout. */
+    /** L: arms the idle timer for the oldest idle worker's timeout. */
     private void armIdleTimer() {
         KernelTimer t = idleTimer;
         if (t == null) {
-            t = KernelTimer.setup(engine.kernel(), self -> cullIdle(), TimerFlag.DEFERRABLE);
+            // not deferrable (the kernel's is): an idle virtual CPU never runs deferrable timers
+            t = Secrets.ownTimer(engine.kernel(), self -> cullIdle(), false);
             idleTimer = t;
         }
         if (!t.isPending() && !rt.isClosing()) {
@@ -523,7 +658,7 @@ final class WorkerPool {
      * {@code idle_cull_fn}, here in one step).
      */
     private void cullIdle() {
-        lock.lock();
+        lockPool();
         try {
             long now = rt.clock.jiffies();
             while (tooManyWorkers()) {
@@ -550,10 +685,13 @@ final class WorkerPool {
 
     /** close() began: the pool's own timers stop (they re-arm only while the kernel runs). */
     void closing() {
-        lock.lock();
+        lockPool();
         try {
             if (sampler != null) {
                 sampler.delete();
+            }
+            if (maydayTimer != null) {
+                maydayTimer.delete();
             }
             if (idleTimer != null) {
                 idleTimer.delete();
@@ -563,9 +701,21 @@ final class WorkerPool {
         }
     }
 
+    /** close(): a pool that could not create its first worker tries again (it has items and nobody to run them). */
+    void retryIfStalled() {
+        lockPool();
+        try {
+            if (nrWorkers == 0 && !worklist.isEmpty()) {
+                kick(rt.context());
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** True when nothing is queued, inactive or running here. */
     boolean quiet() {
-        lock.lock();
+        lockPool();
         try {
             return worklist.isEmpty() && busy.isEmpty() && (bhWorker == null || bhWorker.current == null);
         } finally {
@@ -576,7 +726,7 @@ final class WorkerPool {
     /** Stops and joins every worker thread; true if the caller was interrupted meanwhile. */
     boolean stopWorkers() {
         List<Worker> all;
-        lock.lock();
+        lockPool();
         try {
             all = new ArrayList<>(threads);
             for (Worker w : all) {
@@ -590,7 +740,7 @@ final class WorkerPool {
         for (Worker w : all) {
             interrupted |= KernelRuntime.join(w);
         }
-        lock.lock();
+        lockPool();
         try {
             threads.removeAll(all);
         } finally {
@@ -601,7 +751,7 @@ final class WorkerPool {
 
     /** Consistency rules of this pool, under its lock (see {@code Invariants}). */
     void checkInvariants(List<String> out) {
-        lock.lock();
+        lockPool();
         try {
             int idleSeen = 0;
             int running = 0;

@@ -56,6 +56,8 @@ public final class Workqueue implements Executor {
     final boolean ordered;            // F
     final boolean cpuIntensive;       // F
     final boolean system;             // F: a system workqueue (never destroyed)
+    /** F: the rescuer of a {@link WqFlag#MEM_RECLAIM} queue, else null. */
+    final Rescuer rescuer;
     private volatile int maxActive;   // A
     /** F: the pwq for each CPU (one shared pwq for unbound and ordered queues). */
     final Pwq[] pwqs;
@@ -102,6 +104,12 @@ public final class Workqueue implements Executor {
             }
             this.distinct = pwqs.clone();
         }
+        if (flags.contains(WqFlag.MEM_RECLAIM) && !bh) {
+            rescuer = new Rescuer(this, distinct[0].pool);
+            rescuer.start();
+        } else {
+            rescuer = null;
+        }
     }
 
     // ---------------------------------------------------------------- queries
@@ -141,6 +149,19 @@ public final class Workqueue implements Executor {
     /**
      * {@code queue_work()}: queues on the caller's CPU (per-CPU queues) or on the unbound pool.
      *
+     * <p>Memory ordering: if this returns {@code true}, every write the caller made before the call
+     * is visible to the run it queued; if it returns {@code false} because the item is pending (not
+     * started), that pending run sees them too (the call is a full-fence RMW of the item's state, and
+     * the worker clears PENDING with another before it calls the function).
+     * <pre>
+     *   T0: x = 1; r0 = wq.queue(w)          T1 (w's function, the run r0 queued or coalesced into): r1 = x
+     *   Forbidden: r1 == 0
+     * </pre>
+     * Two concurrent calls on an idle item: exactly one returns true; a call while the item runs
+     * (not pending) queues exactly one more run. Verified by {@code kdefer-jcstress:
+     * WorkqueueQueuePublishesPriorWritesTest}, {@code WorkqueueFailedQueuePublishesTest},
+     * {@code WorkqueueConcurrentQueueTest}, {@code WorkqueueQueueDuringRunTest}.
+     *
      * @return true if this call queued it; false if it was already pending or is disabled
      * @throws IllegalStateException when the queue is destroyed, or draining and the caller is not
      *                               one of its own items (faithful mode: reported, the item stays
@@ -158,12 +179,7 @@ public final class Workqueue implements Executor {
         checkLive(ctx, work);
         boolean section = rt.enter(ctx);
         try {
-            int old = work.testAndSetPending();
-            if ((old & Work.PENDING) != 0) {
-                return false;
-            }
-            if (Work.disableCount(old) != 0) {
-                work.clearPending();
+            if (!claim(work)) {
                 return false;
             }
             queueAdmitted(cpu, work, ctx);
@@ -197,12 +213,7 @@ public final class Workqueue implements Executor {
         checkLive(ctx, dwork);
         boolean section = rt.enter(ctx);
         try {
-            int old = dwork.testAndSetPending();
-            if ((old & Work.PENDING) != 0) {
-                return false;
-            }
-            if (Work.disableCount(old) != 0) {
-                dwork.clearPending();
+            if (!claim(dwork)) {
                 return false;
             }
             queueDelayedAdmitted(cpu, dwork, delay, ctx);
@@ -283,6 +294,23 @@ public final class Workqueue implements Executor {
         return new WorkqueueScheduledExecutorService(this);
     }
 
+    /**
+     * {@code test_and_set_bit(PENDING)} and the disable check of {@code queue_work_on}: true when the
+     * caller now owns PENDING and must queue the item; false when it was pending already, or is
+     * disabled (PENDING is given back then, and the request forgotten).
+     */
+    private static boolean claim(Work work) {
+        int old = work.testAndSetPending();
+        if ((old & Work.PENDING) != 0) {
+            return false;
+        }
+        if (Work.disableCount(old) != 0) {
+            work.clearPending();
+            return false;
+        }
+        return true;
+    }
+
     /** {@code __queue_work()}: the caller owns PENDING and is admitted. */
     void queueAdmitted(int reqCpu, Work work, CpuContext ctx) {
         final int cpu = reqCpu == WORK_CPU_UNBOUND ? ctx.cpu : reqCpu;
@@ -290,7 +318,7 @@ public final class Workqueue implements Executor {
         WorkerPool last = work.lastPool;
         if (last != null && last != pwq.pool && !ordered) {
             // non-reentrancy: still running on its last pool for this queue? go there
-            last.lock.lock();
+            last.lockPool();
             try {
                 Worker w = last.findExecuting(work);
                 if (w != null && w.currentPwq != null && w.currentPwq.wq == this) {
@@ -302,7 +330,7 @@ public final class Workqueue implements Executor {
         }
         final WorkerPool pool = pwq.pool;
         String refused = null;
-        pool.lock.lock();
+        pool.lockPool();
         try {
             if ((destroying || drainers.get() != 0) && !chained(ctx)) {
                 refused = "cannot queue " + work + " on " + this + ": it is "
@@ -311,20 +339,23 @@ public final class Workqueue implements Executor {
             } else {
                 work.lastPool = pool;
                 work.pwq = pwq;
-                work.cpu = cpu;
+                work.setQueuedCpu(cpu);
                 int color = pwq.workColor;
-                work.color = color;
+                work.setColor(color);
                 pwq.nrInFlight[color]++;
                 if (pwq.inactive.isEmpty() && pwq.nrActive < pwq.maxActive) {
                     pwq.nrActive++;
-                    work.inactive = false;
+                    work.setInactive(false);
                     if (pool.worklist.isEmpty()) {
                         pool.watchdogTs = rt.clock.jiffies();
+                        engine.watchdogNeeded();
                     }
                     pool.worklist.addLast(work);
-                    pool.kick(ctx);
+                    if (!pool.kick(ctx) && pool.nrRunning > 0) {
+                        pool.armSampler();   // it waits behind a counted worker: watch that one
+                    }
                 } else {
-                    work.inactive = true;
+                    work.setInactive(true);
                     pwq.inactive.addLast(work);
                 }
             }
@@ -376,7 +407,8 @@ public final class Workqueue implements Executor {
 
     /**
      * {@code flush_workqueue()}: waits until every item queued before the call has finished
-     * (inactive ones included); items queued afterwards are not waited for.
+     * (inactive ones included), and their writes are visible to the caller; items queued afterwards
+     * are not waited for. Verified by {@code kdefer-jcstress: WorkqueueFlushWaitsForQueuedTest}.
      *
      * @throws IllegalStateException from atomic context, or from one of this queue's own items
      */
@@ -394,7 +426,7 @@ public final class Workqueue implements Executor {
                     workColor++;
                     int next = workColor & (Pwq.NR_COLORS - 1);
                     for (Pwq p : distinct) {
-                        p.pool.lock.lock();
+                        p.pool.lockPool();
                         try {
                             p.workColor = next;
                         } finally {
@@ -438,7 +470,7 @@ public final class Workqueue implements Executor {
         int c = f.color & (Pwq.NR_COLORS - 1);
         nrPwqsToFlush.set(1);
         for (Pwq p : distinct) {
-            p.pool.lock.lock();
+            p.pool.lockPool();
             try {
                 if (p.nrInFlight[c] > 0) {
                     p.flushColor = c;
@@ -492,7 +524,7 @@ public final class Workqueue implements Executor {
 
     private boolean empty() {
         for (Pwq p : distinct) {
-            p.pool.lock.lock();
+            p.pool.lockPool();
             try {
                 if (p.inFlight() != 0) {
                     return false;
@@ -517,9 +549,18 @@ public final class Workqueue implements Executor {
         if (destroyed) {
             return;
         }
+        // refused calls change nothing: check before the queue starts refusing outside work
+        CpuContext ctx = rt.context();
+        Flush.checkSleepable(rt, ctx, "destroy_workqueue()", this);
+        if (chained(ctx)) {
+            Flush.selfDeadlock(rt, this, "destroy_workqueue() from one of the queue's own items waits for itself");
+        }
         destroying = true;
         drain();
         destroyed = true;
+        if (rescuer != null) {
+            rescuer.stopRescuer();
+        }
         engine.removed(this);
     }
 
@@ -543,7 +584,7 @@ public final class Workqueue implements Executor {
         int m = engine.clampMaxActive(name, maxActive, false);
         this.maxActive = m;
         for (Pwq p : distinct) {
-            p.pool.lock.lock();
+            p.pool.lockPool();
             try {
                 p.maxActive = m;
                 if (p.activateInactive()) {
@@ -587,7 +628,7 @@ public final class Workqueue implements Executor {
     /** Consistency rules, under each pool's lock. */
     void checkInvariants(java.util.List<String> out) {
         for (Pwq p : distinct) {
-            p.pool.lock.lock();
+            p.pool.lockPool();
             try {
                 if (p.nrActive < 0) {
                     out.add(this + " on " + p.pool + ": nr_active " + p.nrActive + " is negative");

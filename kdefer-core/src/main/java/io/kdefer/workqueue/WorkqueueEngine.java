@@ -4,9 +4,11 @@ import io.kdefer.Kernel;
 import io.kdefer.internal.Cpu;
 import io.kdefer.internal.CpuContext;
 import io.kdefer.internal.KernelRuntime;
+import io.kdefer.internal.Secrets;
 import io.kdefer.internal.SoftirqTable.BhStage;
 import io.kdefer.internal.Subsystem;
 import io.kdefer.softirq.SoftirqVector;
+import io.kdefer.timer.KernelTimer;
 
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -45,6 +47,19 @@ final class WorkqueueEngine implements Subsystem {
     final AtomicLong sampledSleeps = new AtomicLong();          // A
     final AtomicLong cpuIntensiveViolations = new AtomicLong(); // A
     final AtomicLong culled = new AtomicLong();                 // A
+    final AtomicLong creationFailures = new AtomicLong();       // A
+    final AtomicLong lockups = new AtomicLong();                // A
+    /** A: test hook: worker creation fails (as when the JVM cannot start a thread). */
+    volatile boolean workerCreationFails;
+    /** F: {@code MAYDAY_INITIAL_TIMEOUT}: HZ/100 if that is at least 2, else 2 jiffies. */
+    final long maydayInitialTimeout;
+    /** F: {@code MAYDAY_INTERVAL}: HZ/10. */
+    final long maydayInterval;
+    /** F: {@code wq_watchdog_thresh} in jiffies; 0: off. */
+    final long watchdogThresh;
+    private final Object watchdogLock = new Object();
+    private KernelTimer watchdog;                    // guarded by watchdogLock
+    private volatile boolean watchdogArmed;          // A
 
     final Workqueue systemWq;
     final Workqueue systemHighpriWq;
@@ -61,6 +76,9 @@ final class WorkqueueEngine implements Subsystem {
         this.kernel = kernel;
         this.idleWorkerTimeout = (long) IDLE_WORKER_TIMEOUT_SECONDS * rt.hz;
         this.cpuIntensiveThresh = Math.max(1, rt.msecsToJiffies(10));
+        this.maydayInitialTimeout = rt.hz / 100 >= 2 ? rt.hz / 100 : 2;
+        this.maydayInterval = Math.max(1, rt.hz / 10);
+        this.watchdogThresh = (long) ((Kernel) kernel).workqueueWatchdogThresh() * rt.hz;
         int n = rt.nrCpus;
         int id = 0;
         cpuPools = new WorkerPool[n][2];
@@ -211,6 +229,83 @@ final class WorkqueueEngine implements Subsystem {
         dw.wq.queueAdmitted(dw.targetCpu, dw, rt.context());
     }
 
+    // ---------------------------------------------------------------- lockup watchdog
+
+    /**
+     * A pool's worklist went from empty to non-empty: make sure the watchdog runs
+     * ({@code wq_watchdog_timer_fn}, a timer every {@code watchdog_thresh}). It is armed only while
+     * some pool has work, so an idle kernel has no timer for it.
+     */
+    void watchdogNeeded() {
+        if (watchdogThresh == 0 || watchdogArmed) {
+            return;
+        }
+        synchronized (watchdogLock) {
+            if (watchdogArmed || rt.isClosing()) {
+                return;
+            }
+            if (watchdog == null) {
+                // not deferrable, unlike the kernel's: a virtual CPU whose kworker is busy looks idle
+                // to its tick (it did no hardirq or softirq work), and would never run it
+                watchdog = Secrets.ownTimer(kernel, self -> watchdogCheck(), false);
+            }
+            watchdogArmed = true;
+            watchdog.mod(rt.clock.jiffies() + watchdogThresh);
+        }
+    }
+
+    /**
+     * {@code wq_watchdog_timer_fn}: every pool whose worklist is non-empty and made no forward
+     * progress for {@code watchdog_thresh} is reported ("BUG: workqueue lockup"), with the function
+     * and stack of each worker busy in it. Re-arms while any pool has work.
+     */
+    private void watchdogCheck() {
+        long now = rt.clock.jiffies();
+        boolean any = false;
+        for (WorkerPool p : allPools) {
+            String report = null;
+            StackTraceElement[] stack = null;
+            p.lockPool();
+            try {
+                if (p.worklist.isEmpty()) {
+                    continue;
+                }
+                any = true;
+                long stuck = now - p.watchdogTs;
+                if (stuck > watchdogThresh) {
+                    StringBuilder sb = new StringBuilder("BUG: workqueue lockup - pool ").append(p)
+                            .append(" stuck for ").append(stuck / rt.hz).append("s! ")
+                            .append(p.worklist.size).append(" item(s) waiting");
+                    for (Worker w : p.busy.values()) {
+                        sb.append("; ").append(w.getName()).append(" runs ").append(w.current);
+                        if (stack == null) {
+                            stack = w.getStackTrace();
+                        }
+                    }
+                    report = sb.toString();
+                    p.watchdogTs = now;   // report again only after another threshold
+                }
+            } finally {
+                p.lock.unlock();
+            }
+            if (report != null) {
+                lockups.incrementAndGet();
+                IllegalStateException e = new IllegalStateException(report);
+                if (stack != null) {
+                    e.setStackTrace(stack);   // where the busy worker is stuck
+                }
+                rt.reportError(p, e);
+            }
+        }
+        synchronized (watchdogLock) {
+            if (any && !rt.isClosing()) {
+                watchdog.mod(rt.clock.jiffies() + watchdogThresh);
+            } else {
+                watchdogArmed = false;
+            }
+        }
+    }
+
     /** A worker went idle: close() may be waiting for the pools to drain. */
     void poolWentIdle() {
         rt.waitQueue().wakeAll(this);
@@ -247,6 +342,11 @@ final class WorkqueueEngine implements Subsystem {
         for (WorkerPool p : allPools) {
             p.closing();
         }
+        synchronized (watchdogLock) {
+            if (watchdog != null) {
+                watchdog.delete();
+            }
+        }
     }
 
     @Override
@@ -257,6 +357,7 @@ final class WorkqueueEngine implements Subsystem {
     private boolean threadPoolsQuiet() {
         for (WorkerPool p : allPools) {
             if (!p.bh && !p.quiet()) {
+                p.retryIfStalled();
                 return false;
             }
         }
@@ -269,6 +370,11 @@ final class WorkqueueEngine implements Subsystem {
         for (WorkerPool p : allPools) {
             if (!p.bh) {
                 interrupted |= p.stopWorkers();
+            }
+        }
+        for (Workqueue wq : workqueues) {
+            if (wq.rescuer != null) {
+                wq.rescuer.stopRescuer();
             }
         }
         if (interrupted) {

@@ -141,8 +141,12 @@ public final class Workqueues {
         return false;
     }
 
-    /** Diagnostics: {@code {sampledSleeps, cpuIntensiveViolations, culledWorkers}}. */
+    /**
+     * Diagnostics: {@code {sampledSleeps, cpuIntensiveViolations, culledWorkers,
+     * workerCreationFailures, lockupsReported}}.
+     */
     public long[] counters() {
-        return new long[] {engine.sampledSleeps.get(), engine.cpuIntensiveViolations.get(), engine.culled.get()};
+        return new long[] {engine.sampledSleeps.get(), engine.cpuIntensiveViolations.get(), engine.culled.get(),
+                engine.creationFailures.get(), engine.lockups.get()};
     }
 }

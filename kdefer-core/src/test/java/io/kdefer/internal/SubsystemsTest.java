@@ -51,7 +51,7 @@ class SubsystemsTest {
             Work work = new Work(w -> order.add("work"));
             Tasklet normal = Tasklet.setup(k, t -> order.add("tasklet"));
             Tasklet hi = Tasklet.setup(k, t -> order.add("hi tasklet"));
-            k.workOnCpu(0, () -> {
+            k.runOnCpu(0, () -> {
                 k.localBhDisable();
                 try {
                     normal.schedule();

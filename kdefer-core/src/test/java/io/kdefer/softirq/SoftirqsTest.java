@@ -310,7 +310,7 @@ class SoftirqsTest {
 
     /**
      * Raising from task context with bottom halves enabled wakes that CPU's {@code ksoftirqd},
-     * which runs the vector: from a task on its home CPU and from {@code workOnCpu(1)}. Spec §10
+     * which runs the vector: from a task on its home CPU and from {@code runOnCpu(1)}. Spec §10
      * items 8 and 9.
      */
     @Test

@@ -3,6 +3,8 @@ package io.kdefer.tasklet;
 import io.kdefer.testkit.Waits;
 import io.kdefer.testkit.Worker;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -23,8 +25,21 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * and 43-45). By default kdefer refuses them with an {@link IllegalStateException} whose message
  * names the tasklet and the rule, and leaves the tasklet as it was; with {@code faithful(true)} it
  * reproduces what the kernel does, where that can be observed without hanging the test.
+ *
+ * <p>Each test runs on every {@link TaskletBackend}, with the same expectations: the rules belong
+ * to the state machine. On {@code WORKQUEUE} a callback runs in task context but with bottom halves
+ * disabled, so a waiting call made from it is refused as from interrupt context there too.
  */
+@ParameterizedClass(name = "{0}")
+@EnumSource(TaskletBackend.class)
 class TaskletMisuseTest {
+
+    private final TaskletBackend backend;
+
+    TaskletMisuseTest(TaskletBackend backend) {
+        this.backend = backend;
+    }
+
 
     // ---------------------------------------------------------------- 36
 
@@ -34,7 +49,7 @@ class TaskletMisuseTest {
      */
     @Test
     void unbalancedEnableThrowsByDefaultAndChangesNothing() {
-        try (TaskletHarness h = new TaskletHarness(2)) {
+        try (TaskletHarness h = new TaskletHarness(backend, 2)) {
             AtomicInteger runs = new AtomicInteger();
             CountDownLatch ran = new CountDownLatch(1);
             Tasklet t = Tasklet.setup(h.kernel, self -> {
@@ -50,7 +65,7 @@ class TaskletMisuseTest {
                     .hasMessageContaining("unbalanced enable");
 
             assertThat(t.count()).isZero();
-            assertThat(h.kernel.workOnCpu(0, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(0, t::schedule)).isTrue();
             await(ran);
             h.kernel.close();
             assertThat(runs).hasValue(1);
@@ -64,7 +79,7 @@ class TaskletMisuseTest {
      */
     @Test
     void unbalancedEnableInFaithfulModeLeavesTheTaskletUnableToRun() {
-        try (TaskletHarness h = new TaskletHarness(2, true)) {
+        try (TaskletHarness h = new TaskletHarness(backend, 2, true)) {
             AtomicInteger runs = new AtomicInteger();
             CountDownLatch ran = new CountDownLatch(1);
             Tasklet t = Tasklet.setup(h.kernel, self -> {
@@ -74,7 +89,7 @@ class TaskletMisuseTest {
 
             t.enable();
             assertThat(t.count()).isEqualTo(-1);
-            assertThat(h.kernel.workOnCpu(0, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(0, t::schedule)).isTrue();
             h.awaitStat(0, TASKLET_REQUEUES, 2);
             assertThat(runs).hasValue(0);
             assertThat(t.isScheduled()).isTrue();
@@ -96,7 +111,7 @@ class TaskletMisuseTest {
      */
     @Test
     void killOfDisabledScheduledTaskletInFaithfulModeWaitsForEnable() throws Exception {
-        try (TaskletHarness h = new TaskletHarness(2, true)) {
+        try (TaskletHarness h = new TaskletHarness(backend, 2, true)) {
             AtomicInteger runs = new AtomicInteger();
             Tasklet t = Tasklet.setup(h.kernel, self -> runs.incrementAndGet());
             AtomicInteger runsWhenKillReturned = new AtomicInteger(-1);
@@ -133,7 +148,7 @@ class TaskletMisuseTest {
      */
     @Test
     void killOfDisabledScheduledTaskletThrowsByDefault() {
-        try (TaskletHarness h = new TaskletHarness(2)) {
+        try (TaskletHarness h = new TaskletHarness(backend, 2)) {
             AtomicInteger runs = new AtomicInteger();
             CountDownLatch ran = new CountDownLatch(1);
             Tasklet t = Tasklet.setup(h.kernel, self -> {
@@ -166,7 +181,7 @@ class TaskletMisuseTest {
      */
     @Test
     void waitingKillThrowsWhenTheTaskletGetsDisabled() throws Exception {
-        try (TaskletHarness h = new TaskletHarness(2)) {
+        try (TaskletHarness h = new TaskletHarness(backend, 2)) {
             CountDownLatch blockerStarted = new CountDownLatch(1);
             CountDownLatch releaseBlocker = new CountDownLatch(1);
             Tasklet blocker = Tasklet.setup(h.kernel, self -> {
@@ -214,7 +229,7 @@ class TaskletMisuseTest {
      */
     @Test
     void killFromInterruptContextThrowsByDefault() {
-        try (TaskletHarness h = new TaskletHarness(2)) {
+        try (TaskletHarness h = new TaskletHarness(backend, 2)) {
             AtomicInteger runs = new AtomicInteger();
             CountDownLatch ran = new CountDownLatch(1);
             Tasklet t = Tasklet.setup(h.kernel, self -> {
@@ -246,7 +261,7 @@ class TaskletMisuseTest {
                     .hasMessageContaining("from interrupt context");
 
             assertThat(t.isScheduled()).isFalse();
-            assertThat(h.kernel.workOnCpu(0, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(0, t::schedule)).isTrue();
             await(ran);
             h.kernel.close();
             assertThat(runs).hasValue(1);
@@ -259,7 +274,7 @@ class TaskletMisuseTest {
      */
     @Test
     void killFromHardirqInFaithfulModeProceeds() {
-        try (TaskletHarness h = new TaskletHarness(2, true)) {
+        try (TaskletHarness h = new TaskletHarness(backend, 2, true)) {
             Tasklet t = Tasklet.setup(h.kernel, self -> { });
             AtomicBoolean returned = new AtomicBoolean();
 
@@ -282,7 +297,7 @@ class TaskletMisuseTest {
      */
     @Test
     void waitingCallsFromOwnCallbackThrowByDefault() {
-        try (TaskletHarness h = new TaskletHarness(2)) {
+        try (TaskletHarness h = new TaskletHarness(backend, 2)) {
             List<Throwable> caught = Collections.synchronizedList(new ArrayList<>());
             AtomicInteger countInside = new AtomicInteger(-99);
             AtomicInteger runs = new AtomicInteger();
@@ -320,7 +335,7 @@ class TaskletMisuseTest {
             assertThat(t.isScheduled()).isFalse();
 
             t.enable();
-            assertThat(h.kernel.workOnCpu(1, t::schedule)).isTrue();
+            assertThat(h.kernel.runOnCpu(1, t::schedule)).isTrue();
             await(second);
             h.kernel.close();
             assertThat(runs).hasValue(2);
@@ -334,7 +349,7 @@ class TaskletMisuseTest {
      */
     @Test
     void disableFromInterruptContextThrowsByDefault() {
-        try (TaskletHarness h = new TaskletHarness(2)) {
+        try (TaskletHarness h = new TaskletHarness(backend, 2)) {
             Tasklet t = Tasklet.setup(h.kernel, self -> { });
             AtomicReference<Throwable> fromSoftirq = new AtomicReference<>();
             CountDownLatch otherRan = new CountDownLatch(1);

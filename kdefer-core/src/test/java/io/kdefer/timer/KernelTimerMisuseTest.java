@@ -106,7 +106,7 @@ class KernelTimerMisuseTest {
     }
 
     private static <T> T on(Kernel k, int cpu, Callable<T> fn) {
-        return k.workOnCpu(cpu, fn);
+        return k.runOnCpu(cpu, fn);
     }
 
     private static void armOn(Kernel k, int cpu, KernelTimer t, long expires) {

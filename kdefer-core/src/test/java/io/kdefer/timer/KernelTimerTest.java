@@ -62,7 +62,7 @@ class KernelTimerTest {
     // ---------------------------------------------------------------- helpers
 
     private <T> T on(int cpu, Callable<T> fn) {
-        return k.workOnCpu(cpu, fn);
+        return k.runOnCpu(cpu, fn);
     }
 
     private void tickUntil(long jiffies) {
@@ -470,7 +470,7 @@ class KernelTimerTest {
         AtomicReference<Boolean> result = new AtomicReference<>();
         AtomicBoolean finishedAtReturn = new AtomicBoolean();
         Worker deleter = start("deleter", () -> {
-            result.set(k.workOnCpu(0, t::deleteSync));
+            result.set(k.runOnCpu(0, t::deleteSync));
             finishedAtReturn.set(finished.get());
         });
         awaitWaitingOnWaitQueue(deleter);

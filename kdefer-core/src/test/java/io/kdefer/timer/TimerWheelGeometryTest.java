@@ -267,7 +267,7 @@ class TimerWheelGeometryTest {
                     long expires = armAt + d;
                     expected.put(key, expectedFire(armAt, expires, depth(hz)));
                     last = Math.max(last, expected.get(key));
-                    k.workOnCpu(c, () -> {
+                    k.runOnCpu(c, () -> {
                         KernelTimer t = KernelTimer.setup(k, self -> {
                             fired.put(key, k.jiffies());
                             runs.merge(key, 1, Integer::sum);
@@ -402,7 +402,7 @@ class TimerWheelGeometryTest {
 
     private static void arm(Kernel k, int cpu, String name, long expires,
                             ConcurrentLinkedQueue<String> order, Map<String, Long> at) {
-        k.workOnCpu(cpu, () -> {
+        k.runOnCpu(cpu, () -> {
             KernelTimer.setup(k, self -> {
                 order.add(name);
                 at.put(name, k.jiffies());

@@ -23,9 +23,9 @@ final class TestKernel {
     private TestKernel() {
     }
 
-    /** Runs {@code fn} on the calling thread in task context on {@code cpu} ({@code work_on_cpu}). */
+    /** Runs {@code fn} on the calling thread in task context on {@code cpu} ({@code Kernel.runOnCpu}). */
     static <T> T onCpu(int cpu, Callable<T> fn) {
-        return KERNEL.workOnCpu(cpu, fn);
+        return KERNEL.runOnCpu(cpu, fn);
     }
 
     /**
@@ -35,7 +35,7 @@ final class TestKernel {
      * on another CPU). This is how an actor becomes the thread that runs the callback.
      */
     static boolean scheduleAndRunHere(int cpu, Callable<Boolean> schedule) {
-        return KERNEL.workOnCpu(cpu, () -> {
+        return KERNEL.runOnCpu(cpu, () -> {
             KERNEL.localBhDisable();
             try {
                 return schedule.call();

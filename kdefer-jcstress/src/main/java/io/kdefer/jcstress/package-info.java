@@ -107,7 +107,7 @@
  *   <li>{@code CloseRacingSmpCallWaitTest}: {@code smpCallFunctionSingle(cpu, fn, true)}, which also never hangs.</li>
  *   <li>{@code CloseRacingIrqRaiseTest}: {@code Irqs.raise()}.</li>
  *   <li>{@code CloseRacingSoftirqRaiseTest}: {@code Softirqs.raise()}.</li>
- *   <li>{@code CloseRacingWorkOnCpuTest}: {@code Kernel.workOnCpu()}.</li>
+ *   <li>{@code CloseRacingWorkOnCpuTest}: {@code Kernel.runOnCpu()}.</li>
  * </ul>
  *
  * <h2>Helpers</h2>

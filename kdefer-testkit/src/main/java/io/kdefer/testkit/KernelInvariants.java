@@ -7,9 +7,12 @@ import java.util.List;
 
 /**
  * The kernel's own consistency check ({@link KernelCheck}) as test assertions: every tasklet on a
- * CPU's list has SCHED set and is on one list once; each timer wheel's pending bitmap matches its
- * buckets and its timers point back to it; and a quiet kernel has no softirq pending, no
- * bottom-half owner, no waiter on its wait queue, and idle threads.
+ * CPU's list has SCHED set and is on one list once, and (kernels built with {@code debugObjects},
+ * as {@link TestKernels#manual} builds them) every tasklet with SCHED set is on a list; each timer
+ * wheel's pending bitmap matches its buckets and its timers point back to it; each worker pool's
+ * idle and running counts match its workers and every item on its worklist is PENDING; and a quiet
+ * kernel has no softirq pending, no bottom-half owner, no waiter on its wait queue, and idle
+ * threads.
  */
 public final class KernelInvariants {
     private KernelInvariants() {

@@ -24,9 +24,12 @@ public final class TestKernels {
     private TestKernels() {
     }
 
-    /** A builder with {@code cpus} CPUs, HZ 1000, a fresh {@link ManualClock} and {@code errors}. */
+    /**
+     * A builder with {@code cpus} CPUs, HZ 1000, a fresh {@link ManualClock}, {@code errors}, and
+     * the object registries of the consistency check ({@code debugObjects}).
+     */
     public static Kernel.Builder manual(int cpus, ErrorHandler errors) {
-        return Kernel.builder().cpus(cpus).hz(1000).clock(new ManualClock()).errorHandler(errors);
+        return Kernel.builder().cpus(cpus).hz(1000).clock(new ManualClock()).errorHandler(errors).debugObjects(true);
     }
 
     /** The manual clock of a kernel built on one (by {@link #manual}, for instance). */
@@ -39,7 +42,7 @@ public final class TestKernels {
      * ({@code work_on_cpu}): bottom halves it disables there are that CPU's.
      */
     public static void onCpu(Kernel kernel, int cpu, Runnable body) {
-        kernel.workOnCpu(cpu, () -> {
+        kernel.runOnCpu(cpu, () -> {
             body.run();
             return null;
         });

@@ -11,9 +11,9 @@ import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
 import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
 /**
- * {@code workOnCpu(cpu, fn)} racing {@code Kernel.close()}: a call that returns ran {@code fn}.
+ * {@code runOnCpu(cpu, fn)} racing {@code Kernel.close()}: a call that returns ran {@code fn}.
  * <pre>
- *   T0: r0 = workOnCpu(0, fn)          T1: kernel.close()
+ *   T0: r0 = runOnCpu(0, fn)          T1: kernel.close()
  *   after both: r1 = runs + close()'s reports of the work
  *   Forbidden: r0 == SERVED (1), r1 == 0 (accepted, then lost)
  * </pre>
@@ -31,7 +31,7 @@ public class CloseRacingWorkOnCpuTest {
 
     @Actor
     public void call(II_Result r) {
-        r.r1 = FreshKernel.call(() -> k.kernel.workOnCpu(0, () -> { k.ran(); return true; }));
+        r.r1 = FreshKernel.call(() -> k.kernel.runOnCpu(0, () -> { k.ran(); return true; }));
     }
 
     @Actor

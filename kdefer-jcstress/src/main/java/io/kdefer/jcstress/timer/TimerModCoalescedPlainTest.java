@@ -67,7 +67,7 @@ public class TimerModCoalescedPlainTest {
 
     @Actor
     public void cpu0(IIII_Result r) {
-        r.r1 = K.kernel.workOnCpu(0, () -> {
+        r.r1 = K.kernel.runOnCpu(0, () -> {
             a = 1;
             return timer.mod(expires);
         }) ? 1 : 0;
@@ -76,7 +76,7 @@ public class TimerModCoalescedPlainTest {
 
     @Actor
     public void cpu1(IIII_Result r) {
-        r.r2 = K.kernel.workOnCpu(1, () -> {
+        r.r2 = K.kernel.runOnCpu(1, () -> {
             b = 1;
             return timer.mod(expires);
         }) ? 1 : 0;

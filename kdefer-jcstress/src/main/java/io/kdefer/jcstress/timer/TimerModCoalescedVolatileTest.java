@@ -69,7 +69,7 @@ public class TimerModCoalescedVolatileTest {
 
     @Actor
     public void cpu0(IIII_Result r) {
-        r.r1 = K.kernel.workOnCpu(0, () -> {
+        r.r1 = K.kernel.runOnCpu(0, () -> {
             a = 1;
             return timer.mod(expires);
         }) ? 1 : 0;
@@ -78,7 +78,7 @@ public class TimerModCoalescedVolatileTest {
 
     @Actor
     public void cpu1(IIII_Result r) {
-        r.r2 = K.kernel.workOnCpu(1, () -> {
+        r.r2 = K.kernel.runOnCpu(1, () -> {
             b = 1;
             return timer.mod(expires);
         }) ? 1 : 0;
