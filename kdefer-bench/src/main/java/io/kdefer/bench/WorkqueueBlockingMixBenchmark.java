@@ -52,8 +52,8 @@ import java.util.concurrent.locks.LockSupport;
  *       through {@link ForkJoinPool#managedBlock}, so the pool adds a thread while it lasts.</li>
  *   <li>{@code virtualThreadPerTask}: {@code Executors.newVirtualThreadPerTaskExecutor()}, found by
  *       reflection (the build targets Java 17); a sleeping virtual thread releases its carrier.
- *       On a JDK without virtual threads its set-up fails with a message saying so and JMH goes
- *       on with the other methods; exclude it there with {@code -e virtualThreadPerTask}.</li>
+ *       On a JDK without virtual threads its set-up stops with a one-line message saying so, and
+ *       JMH goes on with the other methods (exclude it there with {@code -e virtualThreadPerTask}).</li>
  * </ul>
  *
  * <p>To measure (build first: {@code mvn -B -ntp -q -o -pl kdefer-bench -am package -DskipTests}):
@@ -271,9 +271,22 @@ public class WorkqueueBlockingMixBenchmark {
         try {
             return (ExecutorService) Executors.class.getMethod("newVirtualThreadPerTaskExecutor").invoke(null);
         } catch (NoSuchMethodException e) {
-            throw new UnsupportedOperationException("virtual threads need JDK 21 or later; this is "
-                    + System.getProperty("java.version") + ": virtualThreadPerTask is skipped here"
-                    + " (exclude it with -e virtualThreadPerTask)");
+            throw new Skipped("virtual threads need JDK 21 or later; this is " + System.getProperty("java.version")
+                    + ": virtualThreadPerTask is skipped (exclude it with -e virtualThreadPerTask)");
+        }
+    }
+
+    /** Ends a benchmark's set-up on a JDK that lacks what it measures: JMH prints one line, no stack. */
+    static final class Skipped extends UnsupportedOperationException {
+        private static final long serialVersionUID = 1L;
+
+        Skipped(String message) {
+            super(message);
+        }
+
+        @Override
+        public synchronized Throwable fillInStackTrace() {
+            return this;
         }
     }
 

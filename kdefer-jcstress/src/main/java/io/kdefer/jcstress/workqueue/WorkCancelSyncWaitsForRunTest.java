@@ -47,13 +47,13 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  * </ul>
  * {@code data} is read first, before anything else that could order CPU 1 after the run.
  *
- * <p>How it fails. Checked by temporary edits of the core (sanity mode, JDK 17, 2-CPU x86-64, 224
+ * <p>How it fails. Checked by temporary edits of the core (sanity mode, JDK 17, 2-CPU x86-64, 112
  * samples over 28 JVM configurations):
  * <ul>
- *   <li>{@code cancelSync()} not waiting for the running instance: 118 of 224 outcomes RUNNING;
+ *   <li>{@code cancelSync()} not waiting for the running instance: 59 of 112 outcomes RUNNING;
  *       all 28 configurations failed;</li>
  *   <li>{@code cancelSync()} without its disable step (PENDING grabbed and cleared, then the running
- *       instance waited for): the re-queue made during the wait got through, 68 of 224 outcomes
+ *       instance waited for): the re-queue made during the wait got through, 34 of 112 outcomes
  *       were PENDING, STARTED AFTER or RUNNING (the re-queued run had begun); 21 of 28
  *       configurations failed.</li>
  * </ul>

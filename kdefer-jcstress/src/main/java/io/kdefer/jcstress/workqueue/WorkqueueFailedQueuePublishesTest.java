@@ -54,9 +54,9 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  * <p>How it fails. With the failed-queue RMW replaced by a temporary edit of the core with a
  * volatile read of the state word (a fast path {@code if (pending) return false} before the
  * test-and-set; x86 may let that load pass the caller's earlier store), a quick run (JDK 17, 2-CPU
- * x86-64) gave 197 outcomes LOST EVENT ({@code 1, 0, 0}) in 827,371 samples, and 11 of 28 JVM
- * configurations failed; a sanity run is too short to catch it. With the real core, a quick run
- * gave none in 385,838 samples. Run this test on AArch64 too.
+ * x86-64) gave 98 outcomes LOST EVENT ({@code 1, 0, 0}) in 413,685 samples, and 11 of 28 JVM
+ * configurations failed; a sanity run is too short to catch it. With the real core, two quick runs
+ * gave none in 192,919 and in 1,472,284 samples. Run this test on AArch64 too.
  *
  * <p>Result: {@code r1}, {@code r2} = the two results (1 = true); {@code r3} = {@code b} as read by
  * the last run ({@code -1}: the runs owed did not happen within the deadline, or the actors never

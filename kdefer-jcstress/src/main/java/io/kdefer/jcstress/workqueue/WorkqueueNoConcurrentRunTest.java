@@ -44,7 +44,7 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  *
  * <p>How it fails. With the non-reentrancy lookup in {@code __queue_work} removed by a temporary
  * edit of the core (the item always goes to the pool of the CPU it is queued for), a sanity run
- * (JDK 17, 2-CPU x86-64) gave 72 of 224 outcomes OVERLAP ({@code 2, 2, 2, 1}: nearly every state
+ * (JDK 17, 2-CPU x86-64) gave 36 of 112 outcomes OVERLAP ({@code 2, 2, 2, 1}: nearly every state
  * of phase 0), and 25 of 28 JVM configurations failed.
  *
  * <p>Result: {@code r1} = how many of the two calls returned {@code true}; {@code r2} = runs once

@@ -36,14 +36,14 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  * started run 2 (then the second call finds the item idle again and returns true: three runs).
  * Both calls target CPU 0's pool from CPU 1.
  *
- * <p>How it fails. Checked by temporary edits of the core (sanity mode, JDK 17, 2-CPU x86-64, 224
+ * <p>How it fails. Checked by temporary edits of the core (sanity mode, JDK 17, 2-CPU x86-64, 112
  * samples over 28 JVM configurations):
  * <ul>
- *   <li>PENDING cleared after the function returns instead of before it is called: 212 of 224
+ *   <li>PENDING cleared after the function returns instead of before it is called: 106 of 112
  *       outcomes forbidden, nearly all {@code 1, 0, 0, 1} (the call during the run found the item
  *       pending, and the re-queue was lost);</li>
  *   <li>{@code __queue_work} taking an item that is executing on the target pool as already served
- *       (PENDING cleared, the item not linked): 202 of 224 outcomes forbidden, most of them
+ *       (PENDING cleared, the item not linked): 101 of 112 outcomes forbidden, most of them
  *       {@code 1, 1, 1, -1} (the runs owed never came).</li>
  * </ul>
  *

@@ -43,12 +43,12 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  * (the queueing links the item under the pool lock, which the worker takes before it runs it):
  * run this test on AArch64 too. On x86 it catches a core whose {@code true} is not followed by a
  * run that starts after the call. Checked by temporary edits of the core (sanity mode, JDK 17,
- * 2-CPU x86-64, 224 samples over 28 JVM configurations):
+ * 2-CPU x86-64, 112 samples over 28 JVM configurations):
  * <ul>
  *   <li>{@code __queue_work} taking an item that is executing on the target pool as already served
- *       (PENDING cleared, the item not linked): 142 of 224 outcomes forbidden (134 TIMEOUT, the
+ *       (PENDING cleared, the item not linked): 70 of 112 outcomes forbidden (68 TIMEOUT, the
  *       run owed never came), all 28 configurations failed;</li>
- *   <li>PENDING cleared after the function returns instead of before it is called: 158 of 224
+ *   <li>PENDING cleared after the function returns instead of before it is called: 79 of 112
  *       outcomes PENDING ({@code 1, 1, 0, 1}), all 28 configurations failed.</li>
  * </ul>
  *
