@@ -53,8 +53,8 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  *   <li>{@code cancelSync()} not waiting for the running instance: 59 of 112 outcomes RUNNING;
  *       all 28 configurations failed;</li>
  *   <li>{@code cancelSync()} without its disable step (PENDING grabbed and cleared, then the running
- *       instance waited for): the re-queue made during the wait got through, 34 of 112 outcomes
- *       were PENDING, STARTED AFTER or RUNNING (the re-queued run had begun); 21 of 28
+ *       instance waited for): the re-queue made during the wait got through, 32 of 112 outcomes
+ *       were PENDING, STARTED AFTER or RUNNING (the re-queued run had begun); 22 of 28
  *       configurations failed.</li>
  * </ul>
  *

@@ -34,8 +34,8 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  * <p>How it fails. With the PENDING test-and-set in {@code queueOn} split by a temporary edit of
  * the core into a volatile read and a volatile write (check, then set), both callers could take
  * PENDING: the second one then failed to link the item a second time ({@code IllegalStateException}
- * "already on" the worklist, recorded as {@code -3}). A sanity run (JDK 17, 2-CPU x86-64) gave 8
- * of 112 outcomes THREW, and 7 of 28 JVM configurations failed.
+ * "already on" the worklist, recorded as {@code -3}). A sanity run (JDK 17, 2-CPU x86-64) gave 9
+ * of 112 outcomes THREW, and 8 of 28 JVM configurations failed.
  *
  * <p>Result: {@code r1}, {@code r2} = the two results (1 = true, 0 = false, {@code -3}: the call
  * threw {@code IllegalStateException}); {@code r3} = runs once the item is idle again ({@code -1}:

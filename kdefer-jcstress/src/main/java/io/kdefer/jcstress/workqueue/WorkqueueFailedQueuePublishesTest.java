@@ -51,12 +51,13 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  * {@code io.kdefer.internal.Lifecycle}) begins with a volatile store, which on x86 is a full fence
  * and would hide a missing one in the queueing.
  *
- * <p>How it fails. With the failed-queue RMW replaced by a temporary edit of the core with a
- * volatile read of the state word (a fast path {@code if (pending) return false} before the
- * test-and-set; x86 may let that load pass the caller's earlier store), a quick run (JDK 17, 2-CPU
- * x86-64) gave 98 outcomes LOST EVENT ({@code 1, 0, 0}) in 413,685 samples, and 11 of 28 JVM
- * configurations failed; a sanity run is too short to catch it. With the real core, two quick runs
- * gave none in 192,919 and in 1,472,284 samples. Run this test on AArch64 too.
+ * <p>How it fails. With the failed-queue RMW ({@code Workqueue.claim}) preceded, by a temporary
+ * edit of the core, by a volatile read of the state word (a fast path {@code if (pending) return
+ * false}; x86 may let that load pass the caller's earlier store), quick runs (JDK 17, 2-CPU x86-64)
+ * gave 98 outcomes LOST EVENT ({@code 1, 0, 0}) in 413,685 samples (11 of 28 JVM configurations
+ * failed) and, on a later core, 46 in 685,909 (10 of 28 failed); a sanity run is too short to catch
+ * it. With the real core, quick runs gave none in 192,919 and 1,472,284 samples, and on the later
+ * core none in 609,222. Run this test on AArch64 too.
  *
  * <p>Result: {@code r1}, {@code r2} = the two results (1 = true); {@code r3} = {@code b} as read by
  * the last run ({@code -1}: the runs owed did not happen within the deadline, or the actors never

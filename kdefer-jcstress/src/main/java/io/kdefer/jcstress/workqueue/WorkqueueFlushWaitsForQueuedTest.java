@@ -41,7 +41,7 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  *
  * <p>How it fails. With the in-flight count of an item retired by a temporary edit of the core when
  * a worker takes the item (before its function runs) rather than when the run ends, a sanity run
- * (JDK 17, 2-CPU x86-64) gave 70 of 112 outcomes NOT FINISHED, and all 28 JVM configurations
+ * (JDK 17, 2-CPU x86-64) gave 73 of 112 outcomes NOT FINISHED, and all 28 JVM configurations
  * failed.
  *
  * <p>Result: {@code r1} = {@code n}, the items known queued before the flush ({@code -1}: the actors

@@ -39,11 +39,11 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  * <p>How it fails. Checked by temporary edits of the core (sanity mode, JDK 17, 2-CPU x86-64, 112
  * samples over 28 JVM configurations):
  * <ul>
- *   <li>PENDING cleared after the function returns instead of before it is called: 106 of 112
+ *   <li>PENDING cleared after the function returns instead of before it is called: 103 of 112
  *       outcomes forbidden, nearly all {@code 1, 0, 0, 1} (the call during the run found the item
  *       pending, and the re-queue was lost);</li>
  *   <li>{@code __queue_work} taking an item that is executing on the target pool as already served
- *       (PENDING cleared, the item not linked): 101 of 112 outcomes forbidden, most of them
+ *       (PENDING cleared, the item not linked): 90 of 112 outcomes forbidden, most of them
  *       {@code 1, 1, 1, -1} (the runs owed never came).</li>
  * </ul>
  *

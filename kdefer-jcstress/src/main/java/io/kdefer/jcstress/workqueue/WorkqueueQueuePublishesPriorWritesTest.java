@@ -46,9 +46,9 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
  * 2-CPU x86-64, 112 samples over 28 JVM configurations):
  * <ul>
  *   <li>{@code __queue_work} taking an item that is executing on the target pool as already served
- *       (PENDING cleared, the item not linked): 70 of 112 outcomes forbidden (68 TIMEOUT, the
+ *       (PENDING cleared, the item not linked): 75 of 112 outcomes forbidden (71 TIMEOUT, the
  *       run owed never came), all 28 configurations failed;</li>
- *   <li>PENDING cleared after the function returns instead of before it is called: 79 of 112
+ *   <li>PENDING cleared after the function returns instead of before it is called: 76 of 112
  *       outcomes PENDING ({@code 1, 1, 0, 1}), all 28 configurations failed.</li>
  * </ul>
  *

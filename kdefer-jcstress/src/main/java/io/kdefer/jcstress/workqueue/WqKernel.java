@@ -45,9 +45,9 @@ final class WqKernel {
     private WqKernel() {
     }
 
-    /** Runs {@code fn} on the calling thread in task context on {@code cpu} ({@code work_on_cpu}). */
+    /** Runs {@code fn} on the calling thread in task context on {@code cpu} ({@code Kernel.runOnCpu}). */
     static <T> T onCpu(int cpu, Callable<T> fn) {
-        return KERNEL.workOnCpu(cpu, fn);
+        return KERNEL.runOnCpu(cpu, fn);
     }
 
     /**
@@ -58,7 +58,7 @@ final class WqKernel {
      * step with the other actor.
      */
     static boolean queueBhAndRunHere(int cpu, Callable<Boolean> queue) {
-        return KERNEL.workOnCpu(cpu, () -> {
+        return KERNEL.runOnCpu(cpu, () -> {
             KERNEL.localBhDisable();
             try {
                 return queue.call();
