@@ -370,12 +370,7 @@ public final class Kernel implements AutoCloseable {
             } catch (Throwable t) {
                 out[1] = t;
             } finally {
-                boolean leaked = false;
-                while ((c.count & CpuContext.SOFTIRQ_MASK) >= CpuContext.SOFTIRQ_DISABLE_OFFSET) {
-                    leaked = true;
-                    rt.cpu(c.cpu).localBhEnable(c);
-                }
-                if (leaked && out[1] == null) {
+                if (rt.giveBackBottomHalves(c) && out[1] == null) {
                     out[1] = new IllegalStateException("work_on_cpu(" + cpu
                             + "): the function returned with bottom halves disabled (re-enabled on cpu " + cpu + ")");
                 }

@@ -319,7 +319,6 @@ public final class KernelRuntime {
         }
         int saved = ctx.cpu;
         ctx.cpu = cpu;
-        boolean leaked = false;
         try {
             return fn.call();
         } catch (RuntimeException | Error e) {
@@ -328,16 +327,27 @@ public final class KernelRuntime {
             throw new CompletionException(e);
         } finally {
             // bottom halves disabled on this CPU must be enabled on it: give them back here
-            while ((ctx.count & CpuContext.SOFTIRQ_MASK) >= CpuContext.SOFTIRQ_DISABLE_OFFSET) {
-                leaked = true;
-                cpus[cpu].localBhEnable(ctx);
-            }
+            boolean leaked = giveBackBottomHalves(ctx);
             ctx.cpu = saved;
             if (leaked) {
                 throw new IllegalStateException("runOnCpu(" + cpu
                         + "): the function returned with bottom halves disabled (re-enabled on cpu " + cpu + ")");
             }
         }
+    }
+
+    /**
+     * Enables, on {@code ctx}'s current CPU, the bottom halves a function left disabled when it
+     * returned ({@code work_on_cpu}, {@code runOnCpu}): its caller must not carry the CPU's
+     * bottom-half ownership away. True when there were any.
+     */
+    public boolean giveBackBottomHalves(CpuContext ctx) {
+        boolean leaked = false;
+        while ((ctx.count & CpuContext.SOFTIRQ_MASK) >= CpuContext.SOFTIRQ_DISABLE_OFFSET) {
+            leaked = true;
+            cpus[ctx.cpu].localBhEnable(ctx);
+        }
+        return leaked;
     }
 
     /** One timer tick on every CPU: a hardirq that ends with irq_exit. Called by the clock. */

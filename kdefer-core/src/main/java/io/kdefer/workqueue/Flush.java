@@ -57,7 +57,6 @@ final class Flush {
     static boolean flushDelayed(DelayedWork dw) {
         KernelTimer t = dw.timer;
         if (t != null) {
-            WorkerPool pool = dw.lastPool;
             KernelRuntime rt = dw.engine.rt;
             CpuContext ctx = rt.context();
             checkSleepable(rt, ctx, "flush_delayed_work()", dw);
