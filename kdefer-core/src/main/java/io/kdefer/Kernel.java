@@ -2,6 +2,7 @@ package io.kdefer;
 
 import io.kdefer.internal.Cpu;
 import io.kdefer.internal.CpuContext;
+import io.kdefer.internal.JiffiesTick;
 import io.kdefer.internal.KernelRuntime;
 import io.kdefer.internal.Secrets;
 import io.kdefer.irq.Irqs;
@@ -231,7 +232,12 @@ public final class Kernel implements AutoCloseable {
 
     /** {@code jiffies}. */
     public long jiffies() {
-        return rt.clock.jiffies();
+        long j = rt.clock.jiffies();
+        JiffiesTick tick = rt.tick;
+        if (tick != null) {
+            tick.observe(j);   // one jiffies for all: what a callback reads, the softirq budget counts
+        }
+        return j;
     }
 
     /** The clock this kernel reads. */

@@ -56,6 +56,26 @@ class JiffiesTickTest {
     }
 
     /**
+     * A tick thread that is not scheduled (here: never started) leaves the copy behind the clock;
+     * a {@code jiffies} read by a callback ({@link JiffiesTick#observe}, which
+     * {@link Kernel#jiffies()} calls) moves it up, so the loop's budget and what its callbacks read
+     * agree, as they read one variable in the kernel. Spec §10.1 item 5.
+     */
+    @Test
+    void aReadOfJiffiesMovesALaggingCopyUp() {
+        Clock clock = kernel.clock();
+        JiffiesTick stalled = new JiffiesTick(clock);
+        long j0 = stalled.jiffies();   // the copy is wanted from now on; nobody refreshes it
+        Waits.spinUntil(() -> clock.jiffies() - j0 >= 2, "the clock moves two jiffies");
+        assertThat(stalled.jiffies()).as("the copy lags while its thread does not run").isEqualTo(j0);
+        long now = clock.jiffies();
+        stalled.observe(now);
+        assertThat(stalled.jiffies()).isEqualTo(now);
+        stalled.observe(j0);
+        assertThat(stalled.jiffies()).as("an older read never moves the copy back").isEqualTo(now);
+    }
+
+    /**
      * Tickless: with no restarting loop reading the copy, the thread ends up parked without a
      * deadline, and a reader wakes it again (it then ticks and goes back to sleep).
      */

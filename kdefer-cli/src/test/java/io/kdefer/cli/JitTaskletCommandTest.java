@@ -65,7 +65,10 @@ class JitTaskletCommandTest {
     /**
      * Under a softirq flood that burns 600 µs per pass, five runs cannot fit in one 2 ms budget,
      * so at least one row comes from ksoftirqd (spec §10 items 7, 27 and 158). Each pass burns at
-     * least its 600 µs on any machine, so the hand-off does not depend on the machine's speed.
+     * least its 600 µs on any machine, and each row reads {@code jiffies}, which the loop's budget
+     * then counts in even when the tick thread is descheduled; once handed off, later ticks on
+     * {@code cpu/0} leave the work to ksoftirqd even when the host runs that thread late. So the
+     * hand-off depends neither on the machine's speed nor on its load.
      */
     @Test
     void loadHandsTheTaskletToKsoftirqd() {

@@ -49,6 +49,13 @@ import java.lang.invoke.VarHandle;
  * <p><b>Progress.</b> One loop invocation does at most {@link #MAX_SOFTIRQ_RESTART} passes and stops
  * restarting once {@code jiffies} reaches its start plus {@code msecs_to_jiffies(2)} or when
  * {@link #needResched} is set; anything still pending is handed to {@code ksoftirqd/N}.
+ * When {@code cpu/N}'s irq exit hands work over that way, {@code ksoftirqd/N} counts as running on
+ * the CPU until it finds nothing pending and goes idle ({@link #ksoftirqdDue}): later irq exits on
+ * {@code cpu/N} leave the pending vectors to it. An idle kernel CPU switches to the woken ksoftirqd
+ * before its next interrupt, and while ksoftirqd runs the softirqs are its own (an interrupt finds
+ * bottom halves disabled, or runs them on ksoftirqd's stack as {@code current}). A host thread may
+ * be scheduled late; without this the CPU thread would win the next tick's softirqs back and
+ * ksoftirqd would never run what it was handed.
  *
  * <p><b>Deviations from Linux.</b> "Interrupts disabled" does not exist: the pending mask is an
  * atomic word instead of a per-CPU variable guarded by {@code local_irq_save}. A task thread that
@@ -104,6 +111,8 @@ public final class Cpu {
     private volatile Thread bhOwner;                // A: the thread that may run softirqs here
     @SuppressWarnings("unused")
     private volatile boolean needResched;           // A: set by resched_curr, cleared by ksoftirqd
+    /** A: cpu/N's irq exit handed work to ksoftirqd/N, which has not taken the owner word since. */
+    private volatile boolean ksoftirqdDue;
     @SuppressWarnings("unused")
     private volatile int pendingTimer;              // A: forced threading: timer vectors for ktimers/N
     /** W: vectors raised by the bottom-half owner itself; merged into the loop without atomics. */
@@ -281,6 +290,13 @@ public final class Cpu {
         NEED_RESCHED.setVolatile(this, false);
     }
 
+    /** Called by ksoftirqd/N when it finds nothing pending and goes idle: it leaves the CPU. */
+    void ksoftirqdIdle() {
+        if (ksoftirqdDue) {
+            ksoftirqdDue = false;
+        }
+    }
+
     // ---------------------------------------------------------------- bottom-half ownership
 
     /** Takes the right to run this CPU's softirqs if nobody holds it. */
@@ -352,6 +368,11 @@ public final class Cpu {
     }
 
     private void invokeSoftirq(CpuContext ctx, Thread me) {
+        if (ksoftirqdDue) {
+            // ksoftirqd/N holds this CPU since the last hand-off: the interrupt leaves the work to it
+            wakeKsoftirqd();
+            return;
+        }
         if (tryLockBh(me)) {
             try {
                 handleSoftirqs(ctx, false);
@@ -424,6 +445,9 @@ public final class Cpu {
                 if (ownerPending != 0) {
                     PENDING.getAndBitwiseOr(this, ownerPending);
                     ownerPending = 0;
+                }
+                if (!ksirqd && Thread.currentThread() == cpuThread) {
+                    ksoftirqdDue = true;   // ksoftirqd clears it when it goes idle
                 }
                 wakeKsoftirqd();
                 return;

@@ -21,7 +21,8 @@ import java.util.concurrent.locks.LockSupport;
  * so the copy is never ahead of it. When this thread is late (descheduled on a busy host) the
  * copy is late and the budget runs long, or short if the copy catches up between a loop's start
  * and its restart, as the kernel's does when ticks are late; the restart count bounds the loop
- * either way. A loop that starts while the thread sleeps reads the clock itself.
+ * either way, and so does any {@code Kernel.jiffies()} read meanwhile, which moves the copy up to
+ * the clock ({@link #observe}). A loop that starts while the thread sleeps reads the clock itself.
  *
  * <p>Protocol (all fields volatile):
  * <pre>
@@ -86,6 +87,21 @@ public final class JiffiesTick implements Runnable {
             LockSupport.unpark(thread);
         }
         return now;
+    }
+
+    /**
+     * A value {@code now} read from the clock by someone else ({@code Kernel.jiffies()}): while
+     * loops use the copy, it moves the copy forward to it. In the kernel a callback that reads
+     * {@code jiffies} and the loop's budget read one variable; here the copy lags while this
+     * thread is descheduled, and without this a callback could see jiffies move by several
+     * while the loop that runs it still counts its 2 ms as unspent. Like a reader's store in
+     * {@link #announceReader}, it may land after a newer store of the thread's (at most a tick
+     * older); the copy stays at or behind the clock.
+     */
+    public void observe(long now) {
+        if (wanted && now - copy > 0) {
+            copy = now;
+        }
     }
 
     /**

@@ -46,8 +46,11 @@ final class SoftirqDaemon extends KThread implements Parker.Condition {
                 }
                 continue;
             }
-            if (stopRequested() && c.pendingVolatile() == 0) {
-                return;
+            if (c.pendingVolatile() == 0) {
+                c.ksoftirqdIdle();   // it leaves the CPU: irq exits run softirqs inline again
+                if (stopRequested()) {
+                    return;
+                }
             }
             parker.idle(this, 0);
         }

@@ -309,6 +309,35 @@ class SoftirqsTest {
     }
 
     /**
+     * Once an invocation on {@code cpu/0} has handed its work to {@code ksoftirqd/0}, the daemon
+     * keeps it until nothing is pending: interrupts that arrive meanwhile (a stream of hardirqs,
+     * some of them between two of ksoftirqd's batches, when nobody owns the bottom halves) leave
+     * the vector to it, as an idle CPU that switched to the woken ksoftirqd would. So every call
+     * that ran on {@code cpu/0} comes before the first one on {@code ksoftirqd/0}. Spec §10
+     * items 7 and 27.
+     */
+    @Test
+    void afterAHandOffLaterInterruptsLeaveTheWorkToKsoftirqd() throws Exception {
+        final int limit = 400;
+        Chain chain;
+        try (Kernel k = start(1)) {
+            chain = new Chain(k, NET_RX, limit, n -> { });
+            k.smpCallFunctionSingle(0, () -> k.softirqs().raise(NET_RX), false);
+            while (chain.count(0) < limit) {
+                k.smpCallFunctionSingle(0, () -> { }, true);   // a hardirq, then irq exit on cpu/0
+            }
+            chain.awaitDone(0);
+        }
+        List<String> threads = new ArrayList<>();
+        for (Call call : chain.calls()) {
+            threads.add(call.thread);
+        }
+        int firstDaemon = threads.indexOf("ksoftirqd/0");
+        assertThat(firstDaemon).as("the first invocation hands off after its 10 passes").isEqualTo(10);
+        assertThat(threads.subList(firstDaemon, threads.size())).containsOnly("ksoftirqd/0");
+    }
+
+    /**
      * Raising from task context with bottom halves enabled wakes that CPU's {@code ksoftirqd},
      * which runs the vector: from a task on its home CPU and from {@code runOnCpu(1)}. Spec §10
      * items 8 and 9.
@@ -909,6 +938,10 @@ class SoftirqsTest {
             } else if (n == limit) {
                 done[cpu].countDown();
             }
+        }
+
+        int count(int cpu) {
+            return calls.get(cpu);
         }
 
         void awaitDone(int cpu) throws InterruptedException {
