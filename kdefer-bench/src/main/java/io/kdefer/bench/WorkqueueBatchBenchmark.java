@@ -53,6 +53,9 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>{@code fjp}: a {@link ForkJoinPool} of parallelism {@code n}, {@code execute(Runnable)}.</li>
  *   <li>{@code netty}: a Netty {@link DefaultEventExecutorGroup} of {@code n} executors,
  *       {@code execute()} (round-robin over the executors).</li>
+ *   <li>{@code lockFloor}: not a peer but the floor under {@code percpuLocal}: one worker behind
+ *       one lock taken as the workqueue pool takes it, without any workqueue rule
+ *       ({@link LockFloor}).</li>
  * </ul>
  * An item burns {@code tokens} units of {@link Blackhole#consumeCPU} (default 50, well under a
  * microsecond) and counts the batch down; the item that ends the batch unparks the producer, which
@@ -267,6 +270,129 @@ public class WorkqueueBatchBenchmark {
         }
     }
 
+    /**
+     * The floor of a locked pool: what {@code percpuLocal} costs with every workqueue rule taken
+     * away. One worker thread; an intrusive FIFO of items made once; one lock, taken as the
+     * workqueue pool takes it (the producer once per item to append and wake an idle worker, the
+     * worker once per item to take it, releasing around the run and retiring under the same lock
+     * as it takes the next). No PENDING word, no pwq, no colours, no busy map, no concurrency
+     * management, no clock reads. kdefer's per-CPU queue cannot beat this; the distance between
+     * the two is what the workqueue's own bookkeeping costs.
+     */
+    @State(Scope.Benchmark)
+    public static class LockFloor extends Subject {
+        static final class Node {
+            Node next;
+            Runnable fn;
+        }
+
+        final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
+        final Node[] nodes = new Node[BATCH];
+        Node head;               // guarded by lock
+        Node tail;               // guarded by lock
+        boolean idle;            // guarded by lock
+        volatile boolean stop;
+        Thread worker;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            for (int i = 0; i < BATCH; i++) {
+                nodes[i] = new Node();
+                nodes[i].fn = this::item;
+            }
+            worker = new Thread(this::workerLoop, "lock-floor-worker");
+            worker.setDaemon(true);
+            worker.start();
+        }
+
+        /** Locks as the workqueue pool does: retry for a moment before queueing on the lock. */
+        void lockPool() {
+            if (lock.tryLock()) {
+                return;
+            }
+            for (int i = 0; i < 64; i++) {
+                Thread.onSpinWait();
+                if (lock.tryLock()) {
+                    return;
+                }
+            }
+            lock.lock();
+        }
+
+        void queue(Node n) {
+            boolean wake;
+            lockPool();
+            try {
+                n.next = null;
+                if (tail == null) {
+                    head = n;
+                } else {
+                    tail.next = n;
+                }
+                tail = n;
+                wake = idle;
+                idle = false;
+            } finally {
+                lock.unlock();
+            }
+            if (wake) {
+                LockSupport.unpark(worker);
+            }
+        }
+
+        private void workerLoop() {
+            lockPool();
+            try {
+                while (!stop) {
+                    Node n = head;
+                    if (n == null) {
+                        idle = true;
+                        lock.unlock();
+                        try {
+                            while (!stop && isIdle()) {
+                                LockSupport.park(this);
+                            }
+                        } finally {
+                            lockPool();
+                        }
+                        continue;
+                    }
+                    head = n.next;
+                    if (head == null) {
+                        tail = null;
+                    }
+                    lock.unlock();
+                    try {
+                        n.fn.run();
+                    } finally {
+                        lockPool();   // retire, then take the next under the same hold
+                    }
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        private boolean isIdle() {
+            lockPool();
+            try {
+                return idle;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() throws InterruptedException {
+            stop = true;
+            LockSupport.unpark(worker);
+            worker.join(10_000);
+            if (worker.isAlive()) {
+                throw new IllegalStateException("lock-floor worker did not stop");
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- kdefer
 
     @Benchmark
@@ -301,6 +427,18 @@ public class WorkqueueBatchBenchmark {
         s.countdown.arm(BATCH);
         for (int i = 0; i < BATCH; i++) {
             KdeferSubject.check(wq.queue(works[i]), works[i]);
+        }
+        s.countdown.await();
+        s.counted();
+    }
+
+    /** The locked-pool floor under {@code percpuLocal} (see {@link LockFloor}). */
+    @Benchmark
+    public void lockFloor(LockFloor s) {
+        final LockFloor.Node[] nodes = s.nodes;
+        s.countdown.arm(BATCH);
+        for (int i = 0; i < BATCH; i++) {
+            s.queue(nodes[i]);
         }
         s.countdown.await();
         s.counted();

@@ -91,6 +91,10 @@ final class WorkerPool {
     /** L: the sampler's timer (also culls idle workers); created on first need. */
     private KernelTimer sampler;
     private KernelTimer idleTimer;   // L: created on first need
+    /** L: on the {@link FastSampler}'s list; added and removed under this pool's lock. */
+    private boolean fastWatched;
+    /** L: the jiffy after which the fast sampler stops watching this pool. */
+    private long fastUntil;
 
     WorkerPool(WorkqueueEngine engine, int id, int cpu, boolean highpri, boolean bh) {
         this.engine = engine;
@@ -577,9 +581,54 @@ final class WorkerPool {
      * ({@code wq_worker_tick}). Then the pool is kicked.
      */
     private void sample() {
-        final CpuContext ctx = rt.context();
         lockPool();
         try {
+            sampleLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A pass of the {@link FastSampler} over this pool: the same check as {@link #sample()} while
+     * items wait behind a counted worker, until the watch expires.
+     */
+    void fastSample() {
+        lockPool();
+        try {
+            if (!fastWatched) {
+                return;
+            }
+            if (rt.isClosing() || rt.clock.jiffies() - fastUntil > 0) {
+                fastWatched = false;
+                engine.fastSampler.remove(this);
+                return;
+            }
+            if (nrRunning > 0 && !worklist.isEmpty()) {
+                sampleLocked();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** L: a worker was found blocked in JDK code: watch this pool closely for a while. */
+    private void watchFast(long now) {
+        final FastSampler f = engine.fastSampler;
+        if (f == null) {
+            return;   // a clock that does not move by itself: the jiffy sampler alone
+        }
+        fastUntil = now + engine.fastSampleHold;
+        if (!fastWatched) {
+            fastWatched = true;
+            f.add(this);
+        }
+    }
+
+    /** L: the sampling pass shared by the jiffy sampler and the fast one. */
+    private void sampleLocked() {
+        final CpuContext ctx = rt.context();
+        {
             long now = rt.clock.jiffies();
             boolean busyCounted = false;
             for (Worker w : threads) {
@@ -598,6 +647,7 @@ final class WorkerPool {
                     w.sampledAsleep = true;
                     engine.sampledSleeps.incrementAndGet();
                     nrRunning--;
+                    watchFast(now);
                 } else if (!w.sleeping && (w.flags & WORKER_NOT_RUNNING) == 0
                         && now - w.startedAt >= engine.cpuIntensiveThresh) {
                     setFlags(w, WORKER_CPU_INTENSIVE);
@@ -611,8 +661,6 @@ final class WorkerPool {
             if (busyCounted && !worklist.isEmpty()) {
                 armSampler();
             }
-        } finally {
-            lock.unlock();
         }
     }
 

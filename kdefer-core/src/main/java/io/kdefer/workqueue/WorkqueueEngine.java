@@ -49,6 +49,10 @@ final class WorkqueueEngine implements Subsystem {
     final AtomicLong culled = new AtomicLong();                 // A
     final AtomicLong creationFailures = new AtomicLong();       // A
     final AtomicLong lockups = new AtomicLong();                // A
+    /** F: the sub-jiffy sampler; null on a clock that does not move by itself (ManualClock). */
+    final FastSampler fastSampler;
+    /** F: jiffies a pool stays watched by it after a blocked worker was found there (HZ/10). */
+    final long fastSampleHold;
     /** A: test hook: worker creation fails (as when the JVM cannot start a thread). */
     volatile boolean workerCreationFails;
     /** F: {@code MAYDAY_INITIAL_TIMEOUT}: HZ/100 if that is at least 2, else 2 jiffies. */
@@ -79,6 +83,8 @@ final class WorkqueueEngine implements Subsystem {
         this.maydayInitialTimeout = rt.hz / 100 >= 2 ? rt.hz / 100 : 2;
         this.maydayInterval = Math.max(1, rt.hz / 10);
         this.watchdogThresh = (long) ((Kernel) kernel).workqueueWatchdogThresh() * rt.hz;
+        this.fastSampler = rt.tick != null ? new FastSampler(this) : null;
+        this.fastSampleHold = Math.max(1, rt.hz / 10);
         int n = rt.nrCpus;
         int id = 0;
         cpuPools = new WorkerPool[n][2];
@@ -339,6 +345,9 @@ final class WorkqueueEngine implements Subsystem {
 
     @Override
     public void closing() {
+        if (fastSampler != null && fastSampler.stop()) {
+            Thread.currentThread().interrupt();
+        }
         for (WorkerPool p : allPools) {
             p.closing();
         }

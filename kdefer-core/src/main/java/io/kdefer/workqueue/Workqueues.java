@@ -143,10 +143,11 @@ public final class Workqueues {
 
     /**
      * Diagnostics: {@code {sampledSleeps, cpuIntensiveViolations, culledWorkers,
-     * workerCreationFailures, lockupsReported}}.
+     * workerCreationFailures, lockupsReported, fastSamplerPasses}}.
      */
     public long[] counters() {
         return new long[] {engine.sampledSleeps.get(), engine.cpuIntensiveViolations.get(), engine.culled.get(),
-                engine.creationFailures.get(), engine.lockups.get()};
+                engine.creationFailures.get(), engine.lockups.get(),
+                engine.fastSampler == null ? 0 : engine.fastSampler.passes.get()};
     }
 }

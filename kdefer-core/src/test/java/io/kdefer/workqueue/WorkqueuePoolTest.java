@@ -183,7 +183,8 @@ class WorkqueuePoolTest {
      * An item blocked in plain JDK code (a {@link CountDownLatch}) is invisible to the pool until the
      * sampler, a timer that runs on ticks while a counted worker is busy, finds its thread WAITING:
      * before any tick the next item stays pending; after the sampler's tick it starts on another
-     * worker of the same CPU, before the blocked item resumes. Spec §10.4 item 87.
+     * worker of the same CPU, before the blocked item resumes. The sub-jiffy sampler stays off on a
+     * ManualClock kernel. Spec §10.4 item 87.
      */
     @Test
     void itemBlockedInJdkCodeIsFoundByTheSamplerAndTheNextOneStarts(Kernel kernel, ManualClock clock) {
@@ -211,6 +212,7 @@ class WorkqueuePoolTest {
                 clock.tick();
             }
             assertThat(sampledSleeps(kernel)).isEqualTo(before + 1);
+            assertThat(kernel.workqueues().counters()[5]).as("fast sampler passes on a ManualClock kernel").isZero();
             tl.await("w1 end");
             assertThat(tl.has("w0 end")).isFalse();
         } finally {
