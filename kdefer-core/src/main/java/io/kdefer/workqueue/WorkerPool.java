@@ -636,8 +636,10 @@ final class WorkerPool {
                     continue;
                 }
                 Thread.State st = w.getState();
-                boolean blocked = st == Thread.State.BLOCKED || st == Thread.State.WAITING
-                        || st == Thread.State.TIMED_WAITING;
+                // a worker queued on this pool's lock (the sampler holds it now) is retiring an
+                // item or waking up, as a kworker spinning on pool->lock: running, not asleep
+                boolean blocked = (st == Thread.State.BLOCKED || st == Thread.State.WAITING
+                        || st == Thread.State.TIMED_WAITING) && !lock.hasQueuedThread(w);
                 if (w.sampledAsleep) {
                     if (!blocked) {
                         wakeCounted(w);
