@@ -22,13 +22,21 @@ public final class Progress implements AutoCloseable {
 
     private final PrintWriter err;
     private final boolean enabled;
-    private final long start = System.nanoTime();
+    private final java.util.function.LongSupplier clock;
+    private final long start;
     private final long expectedNanos;
     private long lastDraw;
     private boolean drawn;
 
     Progress(PrintWriter err, Mode mode, long expectedNanos) {
+        this(err, mode, expectedNanos, System::nanoTime);
+    }
+
+    /** With the time source given (tests pass a fake one). */
+    Progress(PrintWriter err, Mode mode, long expectedNanos, java.util.function.LongSupplier clock) {
         this.err = err;
+        this.clock = clock;
+        this.start = clock.getAsLong();
         this.expectedNanos = Math.max(1, expectedNanos);
         this.enabled = mode == Mode.always || (mode == Mode.auto && stderrIsTerminal());
     }
@@ -43,7 +51,7 @@ public final class Progress implements AutoCloseable {
         if (!enabled) {
             return;
         }
-        long now = System.nanoTime();
+        long now = clock.getAsLong();
         if (now - start < SHOW_AFTER_NANOS || (drawn && now - lastDraw < REDRAW_NANOS)) {
             return;
         }
