@@ -11,7 +11,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "lab", mixinStandardHelpOptions = true,
         description = "Experiments that measure the kernel's claims about its deferral mechanisms.",
-        subcommands = {ShootoutCommand.class, JitLabCommand.class, SoftirqFloodCommand.class})
+        subcommands = {ShootoutCommand.class, JitLabCommand.class, SoftirqFloodCommand.class, KeventdCommand.class, BottomHalvesCommand.class})
 public final class LabCommand implements Runnable {
     @Spec
     CommandSpec spec;

@@ -1,6 +1,5 @@
 package io.kdefer.cli.lab;
 
-import io.kdefer.cli.lab.Deferral;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.w3c.dom.Document;
@@ -157,6 +156,29 @@ class LabCommandTest {
         Document d = check(dir, "softirq-flood", List.of("variant", "tasklet_runs_per_s", "ksoftirqd_pct",
                 "hardirq_p50_us", "hardirq_p99_us", "hardirq_max_us", "task_p99_us", "task_max_us"), rows);
         assertEveryPlotDrawsEveryRow(d, rows, 2, 0);
+    }
+
+    /** The keventd experiment: each cmwq queue of the registry with a sleeping and a busy slow task. */
+    @Test
+    void keventdQuick(@TempDir Path dir) throws Exception {
+        List<String> rows = new ArrayList<>();
+        for (TaskTarget q : TaskTarget.KEVENTD) {
+            rows.add(q.name() + "/sleeping");
+            rows.add(q.name() + "/busy");
+        }
+        assertThat(rows).contains("system_wq/sleeping", "unbound/busy");
+        Document d = check(dir, "keventd", List.of("queue", "fast_p50_us", "fast_p99_us", "fast_max_us",
+                "blocked_pct", "rounds"), rows);
+        assertEveryPlotDrawsEveryRow(d, rows, 1, 0);
+    }
+
+    /** The bottom-halves experiment: a row per mechanism and CPU count, 1..--cpus. */
+    @Test
+    void bottomHalvesQuick(@TempDir Path dir) throws Exception {
+        List<String> rows = List.of("tasklets", "tasklets", "softirq", "softirq");
+        Document d = check(dir, "bottom-halves", List.of("mechanism", "cpus", "runs_per_s", "speedup"), rows,
+                "--cpus", "2");
+        assertEveryPlotDrawsEveryRow(d, rows, 0, 1);
     }
 
     /** Bad options are usage errors (exit 2) naming the option; an unknown mechanism lists the known ones. */
