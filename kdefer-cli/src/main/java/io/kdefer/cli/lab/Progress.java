@@ -41,9 +41,22 @@ public final class Progress implements AutoCloseable {
         this.enabled = mode == Mode.always || (mode == Mode.auto && stderrIsTerminal());
     }
 
+    /**
+     * Java 17 can only tell whether the JVM has a console (stdin and stdout on a terminal); from
+     * JDK 22 on {@code System.console()} may exist without one, and {@code Console.isTerminal()}
+     * (looked up reflectively, as the build targets 17) says whether it is real.
+     */
     private static boolean stderrIsTerminal() {
         String term = System.getenv("TERM");
-        return System.console() != null && term != null && !term.equals("dumb") && System.getenv("CI") == null;
+        java.io.Console console = System.console();
+        if (console == null || term == null || term.equals("dumb") || System.getenv("CI") != null) {
+            return false;
+        }
+        try {
+            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+        } catch (ReflectiveOperationException e) {
+            return true;   // before JDK 22 a console is a terminal
+        }
     }
 
     /** Reports where the run is: {@code label} is what runs now. */
