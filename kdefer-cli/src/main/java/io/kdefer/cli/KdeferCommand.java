@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code kdefer} command. */
 @Command(name = "kdefer", mixinStandardHelpOptions = true, version = "kdefer 0.1.0",
         description = "The Linux kernel's deferred-work mechanisms on the JVM: demos and labs.",
-        subcommands = {JitCommand.class, JiqCommand.class, IrqCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {JitCommand.class, JiqCommand.class, IrqCommand.class, io.kdefer.cli.lab.LabCommand.class, CommandLine.HelpCommand.class})
 public final class KdeferCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
