@@ -78,7 +78,7 @@ public final class Kernel implements AutoCloseable {
         KernelRuntime[] self = new KernelRuntime[1];
         clock.bind(b.hz, () -> self[0].tick());
         this.rt = new KernelRuntime(b.cpus, b.hz, clock, b.faithful, b.idle, b.errorHandler,
-                b.timersOnClose == TimerClosePolicy.RUN, b.threadIrqs);
+                b.timersOnClose == TimerClosePolicy.RUN, b.threadIrqs, b.softirqPasses, b.softirqMillis);
         self[0] = rt;
         this.taskletBackend = b.taskletBackend;
         this.wqWatchdogThresh = b.wqWatchdogThresh;
@@ -111,6 +111,8 @@ public final class Kernel implements AutoCloseable {
         private TaskletBackend taskletBackend = TaskletBackend.SOFTIRQ;
         private int wqWatchdogThresh = 30;
         private boolean debugObjects;
+        private int softirqPasses = io.kdefer.internal.Cpu.MAX_SOFTIRQ_RESTART;
+        private long softirqMillis = 2;
 
         private Builder() {
         }
@@ -209,6 +211,39 @@ public final class Kernel implements AutoCloseable {
          */
         public Builder debugObjects(boolean debugObjects) {
             this.debugObjects = debugObjects;
+            return this;
+        }
+
+        /**
+         * The softirq loop's budget: one invocation makes at most {@code maxPasses} passes and
+         * restarts only until {@code maxTime} (in jiffies, rounded up) has passed; what is still
+         * pending then goes to {@code ksoftirqd/N}. Default: the kernel's 10 passes and 2 ms
+         * ({@code MAX_SOFTIRQ_RESTART}, {@code MAX_SOFTIRQ_TIME}). BH workqueue items share the
+         * time limit. For experiments; see {@link #noSoftirqBudget()}.
+         */
+        public Builder softirqBudget(int maxPasses, java.time.Duration maxTime) {
+            if (maxPasses < 1) {
+                throw new IllegalArgumentException("softirq budget: passes per invocation must be >= 1: " + maxPasses);
+            }
+            Objects.requireNonNull(maxTime, "maxTime");
+            if (maxTime.isNegative()) {
+                throw new IllegalArgumentException("softirq budget: time must not be negative: " + maxTime);
+            }
+            this.softirqPasses = maxPasses;
+            long ms = maxTime.toMillis();
+            this.softirqMillis = maxTime.minusMillis(ms).isZero() ? ms : ms + 1;
+            return this;
+        }
+
+        /**
+         * No softirq budget: the loop restarts as long as anything is pending, so a vector that keeps
+         * re-raising itself holds its CPU's interrupt exit until it stops, and {@code ksoftirqd/N}
+         * only runs what is raised from task context. Not a kernel configuration: the lab's
+         * comparison for what the budget buys.
+         */
+        public Builder noSoftirqBudget() {
+            this.softirqPasses = Integer.MAX_VALUE;
+            this.softirqMillis = Long.MAX_VALUE;
             return this;
         }
 

@@ -46,7 +46,8 @@ import java.lang.invoke.VarHandle;
  * owner word: the same pair. The OR and the runner's {@code getAndSet} of the mask also publish the
  * raiser's earlier writes to the action ({@code SoftirqRaisePublishesPriorWritesTest}).
  *
- * <p><b>Progress.</b> One loop invocation does at most {@link #MAX_SOFTIRQ_RESTART} passes and stops
+ * <p><b>Progress.</b> One loop invocation does at most {@link #MAX_SOFTIRQ_RESTART} passes (or the
+ * builder's {@code softirqBudget}) and stops
  * restarting once {@code jiffies} reaches its start plus {@code msecs_to_jiffies(2)} or when
  * {@link #needResched} is set; anything still pending is handed to {@code ksoftirqd/N}.
  * When {@code cpu/N}'s irq exit hands work over that way, {@code ksoftirqd/N} counts as running on
@@ -421,7 +422,7 @@ public final class Cpu {
         // clock: restarts keep the tick running; a loop that does not restart never wakes it
         final JiffiesTick tick = rt.tick;
         final long end = (tick != null ? tick.peek() : clock.jiffies()) + rt.maxSoftirqTime;
-        int maxRestart = MAX_SOFTIRQ_RESTART;
+        int maxRestart = rt.maxSoftirqRestart;
         int snapshot = takePending();
         ctx.count += CpuContext.SOFTIRQ_OFFSET;
         bump(STAT_INVOCATIONS);

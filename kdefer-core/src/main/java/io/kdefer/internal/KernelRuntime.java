@@ -45,7 +45,9 @@ public final class KernelRuntime {
     public final int hz;                     // F
     public final Clock clock;                // F
     public final boolean faithful;           // F
-    public final long maxSoftirqTime;        // F: msecs_to_jiffies(2)
+    public final long maxSoftirqTime;        // F: msecs_to_jiffies(2), or the builder's budget
+    /** F: passes per invocation of the softirq loop ({@code MAX_SOFTIRQ_RESTART}, or the builder's). */
+    public final int maxSoftirqRestart;
     final IdleStrategy idleStrategy;         // F
     private final ErrorHandler errorHandler; // F
     final WaitQueue waitQueue = new WaitQueue();  // F
@@ -71,7 +73,8 @@ public final class KernelRuntime {
     public final JiffiesTick tick;
 
     public KernelRuntime(int nrCpus, int hz, Clock clock, boolean faithful, IdleStrategy idle,
-                         ErrorHandler errorHandler, boolean runTimersOnClose, boolean threadIrqs) {
+                         ErrorHandler errorHandler, boolean runTimersOnClose, boolean threadIrqs,
+                       int maxSoftirqRestart, long maxSoftirqMillis) {
         this.runTimersOnClose = runTimersOnClose;
         this.threadIrqs = threadIrqs;
         this.nrCpus = nrCpus;
@@ -80,7 +83,9 @@ public final class KernelRuntime {
         this.faithful = faithful;
         this.idleStrategy = idle;
         this.errorHandler = errorHandler;
-        this.maxSoftirqTime = msecsToJiffies(2);
+        this.maxSoftirqRestart = maxSoftirqRestart;
+        // far enough for "no limit" without overflowing jiffies arithmetic
+        this.maxSoftirqTime = maxSoftirqMillis == Long.MAX_VALUE ? Long.MAX_VALUE / 4 : msecsToJiffies(maxSoftirqMillis);
         this.tick = clock.nanoTimeOf(clock.jiffies()) != 0 ? new JiffiesTick(clock) : null;
         this.foreign = ThreadLocal.withInitial(() -> lifecycle.register(
                 new CpuContext((int) Math.floorMod(Thread.currentThread().getId(), (long) nrCpus), false)));

@@ -309,6 +309,37 @@ class SoftirqsTest {
     }
 
     /**
+     * The builder's budget replaces the kernel's 10 passes: with 3 passes a 10-call self-raising
+     * chain runs 3 calls on {@code cpu/0}, the rest in batches of 3 on {@code ksoftirqd/0}; with no
+     * budget all 10 run in one invocation on {@code cpu/0}. Out-of-range budgets are refused.
+     * Spec §10 item 7 (the budget), as the lab's softirq-flood experiment varies it.
+     */
+    @Test
+    void theBuilderSetsOrRemovesTheSoftirqBudget() throws Exception {
+        Chain three;
+        try (Kernel k = TestKernels.start(TestKernels.manual(1, errors).softirqBudget(3, java.time.Duration.ofSeconds(1)))) {
+            three = new Chain(k, NET_RX, 10, n -> { });
+            k.smpCallFunctionSingle(0, () -> k.softirqs().raise(NET_RX), false);
+            three.awaitDone(0);
+        }
+        assertThat(three.invocations(0)).containsExactly("cpu/0 x3", "ksoftirqd/0 x3", "ksoftirqd/0 x3",
+                "ksoftirqd/0 x1");
+
+        Chain unlimited;
+        try (Kernel k = TestKernels.start(TestKernels.manual(1, errors).noSoftirqBudget())) {
+            unlimited = new Chain(k, NET_RX, 25, n -> { });
+            k.smpCallFunctionSingle(0, () -> k.softirqs().raise(NET_RX), false);
+            unlimited.awaitDone(0);
+        }
+        assertThat(unlimited.invocations(0)).containsExactly("cpu/0 x25");
+
+        assertThatThrownBy(() -> Kernel.builder().softirqBudget(0, java.time.Duration.ofMillis(2)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("passes per invocation must be >= 1");
+        assertThatThrownBy(() -> Kernel.builder().softirqBudget(10, java.time.Duration.ofMillis(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must not be negative");
+    }
+
+    /**
      * Once an invocation on {@code cpu/0} has handed its work to {@code ksoftirqd/0}, the daemon
      * keeps it until nothing is pending: interrupts that arrive meanwhile (a stream of hardirqs,
      * some of them between two of ksoftirqd's batches, when nobody owns the bottom halves) leave

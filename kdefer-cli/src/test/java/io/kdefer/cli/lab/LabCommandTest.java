@@ -149,10 +149,10 @@ class LabCommandTest {
         assertEveryPlotDrawsEveryRow(d, rows, 1, 0);
     }
 
-    /** The softirq flood: the budget row and the forced-threading row, and a note for the variant not measured. */
+    /** The softirq flood: the kernel's budget, no budget, and forced threading. */
     @Test
     void softirqFloodQuick(@TempDir Path dir) throws Exception {
-        List<String> rows = List.of("budget-10x2ms", "forced-threading");
+        List<String> rows = List.of("budget-10x2ms", "budget-disabled", "forced-threading");
         Document d = check(dir, "softirq-flood", List.of("variant", "tasklet_runs_per_s", "ksoftirqd_pct",
                 "hardirq_p50_us", "hardirq_p99_us", "hardirq_max_us", "task_p99_us", "task_max_us"), rows);
         assertEveryPlotDrawsEveryRow(d, rows, 2, 0);
