@@ -81,7 +81,7 @@ class BottomHalvesTest {
         }
     }
 
-    /** §8.1: the 2.4 slot numbers, and the slots kdefer keeps for itself. */
+    /** §10.8 item 152 and §8.1: the 2.4 slot numbers, and the slots kdefer keeps for itself. */
     @Test
     void slotNumbersFollowLinux24AndKdeferOwnsThree(Kernel kernel) {
         assertThat(BottomHalves.TIMER_BH).isZero();
@@ -102,7 +102,10 @@ class BottomHalvesTest {
                 .hasMessageContaining("mark_bh(0)").hasMessageContaining("TIMER_SOFTIRQ");
     }
 
-    /** Misuse: marking an empty slot, installing twice, removing an empty slot, unbalanced enable. */
+    /**
+     * §10.8 items 152 and 154, misuse (kdefer's fail-fast deviation, docs/deviations.md): marking an
+     * empty slot, installing twice, removing an empty slot or from interrupt context, unbalanced enable.
+     */
     @Test
     void misuseIsRefusedWithTheRule(Kernel kernel) {
         BottomHalves bh = kernel.bottomHalves();
@@ -237,7 +240,7 @@ class BottomHalvesTest {
         assertThat(bh.isMarked(BottomHalves.CYCLADES_BH)).isFalse();
     }
 
-    /** remove_bh waits for a running handler (synchronize_bh), and the slot is free afterwards. */
+    /** §10.8 item 152 and §8.1: remove_bh waits for a running handler (synchronize_bh); the slot is free afterwards. */
     @Test
     void removeWaitsForTheRunningHandler(Kernel kernel) {
         BottomHalves bh = kernel.bottomHalves();
@@ -258,7 +261,7 @@ class BottomHalvesTest {
         bh.init(BottomHalves.JS_BH, () -> { });   // free again
     }
 
-    /** A handler that throws is reported; the global lock is released and the next bottom half runs. */
+    /** §10.8 item 153: a handler that throws is reported; the global lock is released and the next bottom half runs. */
     @Test
     void aThrowingHandlerIsReportedAndReleasesTheLock(Kernel kernel, io.kdefer.testkit.CollectingErrors errors) {
         BottomHalves bh = kernel.bottomHalves();

@@ -22,6 +22,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * per queue (or one), items in process context on their CPU's thread, the pending bit, flushing,
  * delayed items on the timer wheel, destroy, and the missing concurrency management (a sleeping
  * item holds up its CPU's later items, not the other CPUs').
+ *
+ * <p>No §10 item covers the 2.6.0–2.6.35 workqueue (spec §4.13 gives its history; §10.8 item 156
+ * is the keventd it replaced): each test names the section it follows.
  */
 class ClassicWorkqueueTest {
 
@@ -162,7 +165,7 @@ class ClassicWorkqueueTest {
         assertThat(runs).hasSize(1);
     }
 
-    /** destroy_workqueue flushes, joins the threads, and later calls are refused. */
+    /** §4.13: destroy_workqueue flushes, joins the threads, and later calls are refused. */
     @Test
     void destroyFlushesAndJoins(Kernel kernel) {
         ClassicWorkqueue wq = kernel.createClassicWorkqueue("kgone", false);
@@ -177,7 +180,7 @@ class ClassicWorkqueueTest {
         assertThatThrownBy(wq::destroy).isInstanceOf(IllegalStateException.class);
     }
 
-    /** Misuse: flushing from the queue's own thread, destroying with armed delayed items. */
+    /** §4.13, misuse (docs/deviations.md): flushing from the queue's own thread, destroying with armed delayed items. */
     @Test
     void misuseIsRefused(Kernel kernel) {
         ClassicWorkqueue wq = kernel.createClassicWorkqueue("kmis", false);
@@ -201,7 +204,7 @@ class ClassicWorkqueueTest {
         assertThatThrownBy(() -> kernel.createClassicWorkqueue("", false)).isInstanceOf(IllegalArgumentException.class);
     }
 
-    /** Close runs what the classic queues still hold and joins their threads. */
+    /** §4.13; close (docs/design/legacy.md "Close"): close runs what the classic queues still hold and joins their threads. */
     @Test
     void closeRunsQueuedItemsAndJoinsTheThreads(Kernel kernel) {
         ClassicWorkqueue wq = kernel.createClassicWorkqueue("kclose", false);

@@ -76,7 +76,7 @@ class KeventdTest {
         assertThat(runs).hasValue(1);
     }
 
-    /** §8.3: flush_scheduled_tasks waits until the tasks scheduled before it have run. */
+    /** §10.8 item 156 and §8.3: flush_scheduled_tasks waits until the tasks scheduled before it have run. */
     @Test
     void flushWaitsForEarlierTasks(Kernel kernel) {
         Keventd k = kernel.keventd();
@@ -99,7 +99,7 @@ class KeventdTest {
     }
 
     /**
-     * §8.3: a task that sleeps delays every other scheduled task (one thread, no concurrency
+     * §10.8 item 156 and §8.3: a task that sleeps delays every other scheduled task (one thread, no concurrency
      * management): the second task runs only once the first one's msleep has ended.
      */
     @Test
@@ -127,7 +127,7 @@ class KeventdTest {
         assertThat(order).containsExactly("sleeper starts", "sleeper wakes at " + (start + 7), "second");
     }
 
-    /** §8.3: a task that requeues itself is run again by keventd, in a later pass. */
+    /** §10.8 items 155 and 156, §8.3: a task that requeues itself is run again by keventd, in a later pass. */
     @Test
     void aSelfRequeueingTaskRunsAgainInTheNextPass(Kernel kernel) {
         Keventd k = kernel.keventd();
@@ -144,7 +144,7 @@ class KeventdTest {
         assertThat(runs).hasValue(3);
     }
 
-    /** Misuse: flushing from keventd itself, or from atomic context. */
+    /** §10.8 item 156, misuse: flushing from keventd itself (it would wait for itself), or from atomic context. */
     @Test
     void flushFromKeventdOrAtomicContextIsRefused(Kernel kernel) {
         Keventd k = kernel.keventd();
@@ -163,7 +163,7 @@ class KeventdTest {
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("atomic context"), true);
     }
 
-    /** A task that throws is reported; keventd goes on with the next one. */
+    /** §10.8 item 156: a task that throws is reported; keventd goes on with the next one. */
     @Test
     void aThrowingTaskIsReportedAndKeventdGoesOn(Kernel kernel, CollectingErrors errors) {
         Keventd k = kernel.keventd();
@@ -180,7 +180,7 @@ class KeventdTest {
     }
 
     /**
-     * Close under load loses no task: tasks queued behind a busy keventd, and tasks those tasks
+     * §10.8 item 156; no §10 item covers close (docs/design/legacy.md "Close"). Close under load loses no task: tasks queued behind a busy keventd, and tasks those tasks
      * schedule while close drains, all run; then keventd is joined and scheduling is refused.
      */
     @Test

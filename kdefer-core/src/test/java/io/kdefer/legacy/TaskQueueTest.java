@@ -77,7 +77,7 @@ class TaskQueueTest {
         assertThat(q.isEmpty()).isTrue();
     }
 
-    /** §8.2: tasks run in queueing order; a throwing task is reported and the run goes on. */
+    /** §10.8 item 155 and §8.2: tasks run in queueing order; a throwing task is reported and the run goes on. */
     @Test
     void tasksRunInOrderAndAThrowingTaskIsReported(Kernel kernel, CollectingErrors errors) {
         TaskQueue q = new TaskQueue(kernel, "tq_order");
@@ -95,7 +95,7 @@ class TaskQueueTest {
         });
     }
 
-    /** §8.2: tq_timer runs from the tick (TQUEUE_BH, HI softirq context), one tick after queueing. */
+    /** §10.8 item 155 and §8.2: tq_timer runs from the tick (TQUEUE_BH, HI softirq context), one tick after queueing. */
     @Test
     void tqTimerRunsFromTheNextTickInBottomHalfContext(Kernel kernel, ManualClock clock) {
         TaskQueue timer = kernel.taskQueue(TaskQueue.TIMER);
@@ -114,7 +114,7 @@ class TaskQueueTest {
         assertThat(timer.isEmpty()).isTrue();
     }
 
-    /** §8.2: tq_immediate runs when IMMEDIATE_BH is marked, on the marking CPU, in softirq context. */
+    /** §10.8 item 155 and §8.2: tq_immediate runs when IMMEDIATE_BH is marked, on the marking CPU, in softirq context. */
     @Test
     void tqImmediateRunsWhenImmediateBhIsMarked(Kernel kernel) {
         TaskQueue imm = kernel.taskQueue(TaskQueue.IMMEDIATE);
@@ -129,7 +129,7 @@ class TaskQueueTest {
         assertThat(cpus).containsExactly(1, 0);
     }
 
-    /** tq_context belongs to keventd: running it from anywhere else is refused. */
+    /** §10.8 item 156 and §8.3: tq_context belongs to keventd; running it from anywhere else is refused. */
     @Test
     void onlyKeventdRunsTheSchedulerQueue(Kernel kernel) {
         TaskQueue ctx = kernel.taskQueue(TaskQueue.SCHEDULER);
@@ -139,7 +139,7 @@ class TaskQueueTest {
     }
 
     /**
-     * Close loses nothing: tq_immediate tasks whose queuer never marked IMMEDIATE_BH are run, and
+     * §10.8 item 155; no §10 item covers close (docs/deviations.md, "Historical mechanisms"). Close loses nothing: tq_immediate tasks whose queuer never marked IMMEDIATE_BH are run, and
      * tasks left on a queue of the user's are reported.
      */
     @Test
