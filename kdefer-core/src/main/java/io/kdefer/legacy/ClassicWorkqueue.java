@@ -187,10 +187,20 @@ public final class ClassicWorkqueue {
             delayed.put(item, timer);
         }
         long expires = rt.clock.jiffies() + delay;
-        if (cpu < 0) {
-            timer.add(expires);
-        } else {
-            timer.addOn(cpu, expires);
+        try {
+            if (cpu < 0) {
+                timer.add(expires);
+            } else {
+                timer.addOn(cpu, expires);
+            }
+        } catch (RuntimeException e) {
+            // refused (close() began meanwhile): the item was never armed, so it is not pending
+            synchronized (lock) {
+                if (delayed.remove(item, timer)) {
+                    pending.remove(item);
+                }
+            }
+            throw e;
         }
         return true;
     }
