@@ -40,8 +40,9 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * CPU ({@code hardirq_trylock}); kdefer does not (a hardirq and a bottom half of one virtual CPU
  * are different threads only when the softirq runs in {@code ksoftirqd}). {@link #init} refuses a
  * slot that already has a handler, and {@link #mark} one without (2.4 overwrote silently and ran
- * nothing), unless the kernel is faithful. {@code start_bh_atomic}/{@code end_bh_atomic} (2.2) are
- * not provided.
+ * nothing), unless the kernel is faithful. {@link #startAtomic}/{@link #endAtomic} are 2.0–2.2's
+ * {@code start_bh_atomic}/{@code end_bh_atomic} (2.4 had turned them into
+ * {@code local_bh_disable}); kdefer keeps the global meaning.
  *
  * <p>Memory ordering: the global lock is an {@link AtomicInteger} taken by a CAS and released by a
  * volatile store, so a bottom half's writes happen-before every later bottom half's reads, on any
@@ -81,6 +82,8 @@ public final class BottomHalves {
     private final AtomicInteger globalLock = new AtomicInteger();
     private final AtomicLong runs = new AtomicLong();      // A
     private final AtomicLong retries = new AtomicLong();   // A: lock-busy re-marks
+    /** A: {@code start_bh_atomic} depth: while above 0 no handler is called. */
+    private final AtomicInteger atomicDepth = new AtomicInteger();
 
     BottomHalves(LegacyEngine engine) {
         this.engine = engine;
@@ -111,6 +114,14 @@ public final class BottomHalves {
             vec[nr].hiSchedule();   // resched: mark_bh(nr), retried by this CPU's HI softirq
             return;
         }
+        if (atomicDepth.get() > 0) {
+            // start_bh_atomic() holds every bottom half: let go and come back, as for a busy lock
+            globalLock.set(0);
+            rt.waitQueue().wakeAll(globalLock);
+            retries.incrementAndGet();
+            vec[nr].hiSchedule();
+            return;
+        }
         try {
             Runnable h = base.get(nr);
             if (h != null) {
@@ -121,7 +132,54 @@ public final class BottomHalves {
             rt.reportError("bottom half " + nr, t);
         } finally {
             globalLock.set(0);
+            rt.waitQueue().wakeAll(globalLock);   // a start_bh_atomic() may wait for this run
         }
+    }
+
+    /**
+     * {@code start_bh_atomic()} (2.0–2.2): holds every bottom half, on every CPU, until the matching
+     * {@link #endAtomic()}; nests. Waits for a bottom half running now ({@code synchronize_bh}).
+     * Bottom halves marked meanwhile keep re-marking themselves, as for a busy lock, and run after
+     * the last {@code endAtomic}. Task context only.
+     *
+     * <p>Ordering: the depth is incremented (volatile) before the lock is read, and a bottom half
+     * reads the depth after its CAS took the lock; of two volatile accesses in each thread, one
+     * sees the other's write, so either this call sees the lock held and waits, or the bottom half
+     * sees the depth and lets go without calling its handler.
+     *
+     * @throws IllegalStateException in interrupt context (it waits)
+     */
+    public void startAtomic() {
+        rt.checkOpen();
+        CpuContext ctx = rt.context();
+        if (ctx.inInterrupt()) {
+            throw new IllegalStateException("start_bh_atomic() in interrupt context (preempt_count "
+                    + ctx.countHex() + "): it waits for a running bottom half");
+        }
+        atomicDepth.incrementAndGet();
+        rt.waitQueue().await(globalLock, () -> globalLock.get() == 0);
+    }
+
+    /**
+     * {@code end_bh_atomic()}: undoes one {@link #startAtomic()}; at depth 0 bottom halves run again.
+     *
+     * @throws IllegalStateException without a matching {@code startAtomic}
+     */
+    public void endAtomic() {
+        for (;;) {
+            int d = atomicDepth.get();
+            if (d <= 0) {
+                throw new IllegalStateException("end_bh_atomic() without a matching start_bh_atomic()");
+            }
+            if (atomicDepth.compareAndSet(d, d - 1)) {
+                return;
+            }
+        }
+    }
+
+    /** The {@code start_bh_atomic} nesting depth. */
+    public int atomicDepth() {
+        return atomicDepth.get();
     }
 
     /**
@@ -273,7 +331,7 @@ public final class BottomHalves {
         return runs.get();
     }
 
-    /** Times a bottom half found the global lock busy and re-marked itself. */
+    /** Times a bottom half found the global lock busy (or bottom halves held atomic) and re-marked itself. */
     public long retries() {
         return retries.get();
     }

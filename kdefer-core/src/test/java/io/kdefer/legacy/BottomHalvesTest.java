@@ -279,4 +279,57 @@ class BottomHalvesTest {
             assertThat(r.error()).hasMessage("boom");
         });
     }
+
+    /**
+     * §10.8 item 153 and §8.1: start_bh_atomic holds every bottom half on every CPU until the last
+     * end_bh_atomic (it nests); a bottom half marked meanwhile re-marks itself and runs after.
+     */
+    @Test
+    void startAtomicHoldsEveryBottomHalfUntilTheLastEnd(Kernel kernel) {
+        BottomHalves bh = kernel.bottomHalves();
+        AtomicInteger runs = new AtomicInteger();
+        bh.init(BottomHalves.MACSERIAL_BH, runs::incrementAndGet);
+        bh.startAtomic();
+        bh.startAtomic();
+        assertThat(bh.atomicDepth()).isEqualTo(2);
+        kernel.smpCallFunctionSingle(1, () -> bh.mark(BottomHalves.MACSERIAL_BH), false);
+        spinUntil(() -> bh.retries() >= 3, "MACSERIAL_BH re-marked itself while bottom halves were held");
+        bh.endAtomic();
+        long retries = bh.retries();
+        spinUntil(() -> bh.retries() >= retries + 3, "still held at depth 1");
+        assertThat(runs).hasValue(0);
+        bh.endAtomic();
+        spinUntil(() -> runs.get() == 1, "MACSERIAL_BH ran after the last end_bh_atomic");
+        assertThatThrownBy(bh::endAtomic).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("end_bh_atomic() without a matching start_bh_atomic()");
+        kernel.smpCallFunctionSingle(0, () -> assertThatThrownBy(bh::startAtomic)
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("interrupt context"), true);
+    }
+
+    /** §8.1: start_bh_atomic waits for a bottom half running on another CPU (synchronize_bh). */
+    @Test
+    void startAtomicWaitsForARunningBottomHalf(Kernel kernel) {
+        BottomHalves bh = kernel.bottomHalves();
+        CountDownLatch in = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger done = new AtomicInteger();
+        bh.init(BottomHalves.ISICOM_BH, () -> {
+            in.countDown();
+            await(release);
+            done.incrementAndGet();
+        });
+        kernel.smpCallFunctionSingle(1, () -> bh.mark(BottomHalves.ISICOM_BH), false);
+        await(in);
+        AtomicInteger seen = new AtomicInteger(-1);
+        Worker atomic = Worker.start("atomic", () -> {
+            bh.startAtomic();
+            seen.set(done.get());
+            bh.endAtomic();
+        });
+        awaitWaiting(atomic);
+        assertThat(atomic.isAlive()).isTrue();
+        release.countDown();
+        atomic.joinAndCheck();
+        assertThat(seen).hasValue(1);   // it returned only after the run ended
+    }
 }
