@@ -22,7 +22,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class SubsystemsTest {
 
-    /** Softirqs, tasklets, timers, interrupt lines and workqueues, in that order, before any of them is used. */
+    /** Softirqs, tasklets, timers, interrupt lines, workqueues and the historical mechanisms, in that order, before any of them is used. */
     @Test
     void everyKernelBuildsEverySubsystemInOrder() {
         try (Kernel k = TestKernels.start(TestKernels.manual(1, new CollectingErrors()))) {
@@ -31,7 +31,7 @@ class SubsystemsTest {
             for (Subsystem s : rt.subsystems()) {
                 names.add(s.name());
             }
-            assertThat(names).containsExactly("softirqs", "tasklets", "timers", "irqs", "workqueues");
+            assertThat(names).containsExactly("softirqs", "tasklets", "timers", "irqs", "workqueues", "legacy");
             assertThat(rt.subsystems()[0]).isSameAs(rt.softirqs);
         }
     }

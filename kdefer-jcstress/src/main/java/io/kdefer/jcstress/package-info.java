@@ -95,6 +95,12 @@
  *       before it has run and its writes are visible, inactive items included
  *       ({@code Workqueue.flush}).</li>
  * </ul>
+ * Historical mechanisms ({@code io.kdefer.jcstress.legacy}):
+ * <ul>
+ *   <li>{@code TaskQueueRequeueNotLostTest}: {@code run_task_queue} clears a task's sync bit before
+ *       calling it, so a {@code queueTask} racing the run lands in this run or the next, never lost,
+ *       and the run sees the queuer's writes ({@code legacy.TaskQueue} "Protocol and ordering").</li>
+ * </ul>
  * Kernel close ({@code io.kdefer.jcstress.close}): a call racing {@code close()} is refused or
  * served, never accepted and lost (the entry protocol of {@code io.kdefer.internal.Lifecycle},
  * {@code docs/design/close.md}, {@code Kernel.close}):
