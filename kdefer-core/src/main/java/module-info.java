@@ -10,4 +10,5 @@ module io.kdefer.core {
     exports io.kdefer.irq;
     exports io.kdefer.wait;
     exports io.kdefer.workqueue;
+    exports io.kdefer.legacy;
 }

@@ -6,6 +6,11 @@ import io.kdefer.internal.JiffiesTick;
 import io.kdefer.internal.KernelRuntime;
 import io.kdefer.internal.Secrets;
 import io.kdefer.irq.Irqs;
+import io.kdefer.legacy.BottomHalves;
+import io.kdefer.legacy.ClassicWorkqueue;
+import io.kdefer.legacy.Keventd;
+import io.kdefer.legacy.Legacy;
+import io.kdefer.legacy.TaskQueue;
 import io.kdefer.softirq.Softirqs;
 import io.kdefer.tasklet.Tasklet;
 import io.kdefer.tasklet.TaskletBackend;
@@ -59,6 +64,7 @@ public final class Kernel implements AutoCloseable {
             lookup.ensureInitialized(KernelTimer.class);
             lookup.ensureInitialized(Irqs.class);
             lookup.ensureInitialized(Workqueues.class);
+            lookup.ensureInitialized(Legacy.class);
         } catch (IllegalAccessException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -68,6 +74,7 @@ public final class Kernel implements AutoCloseable {
     private final Softirqs softirqs;
     private volatile Irqs irqs;
     private final Workqueues workqueues;
+    private final Legacy legacy;
     private final TaskletBackend taskletBackend;
     private final int wqWatchdogThresh;
     private final boolean debugObjects;
@@ -86,6 +93,7 @@ public final class Kernel implements AutoCloseable {
         rt.install(this);
         this.softirqs = rt.softirqs;
         this.workqueues = Workqueues.of(this);
+        this.legacy = Legacy.of(this);
         rt.start();
     }
 
@@ -608,6 +616,40 @@ public final class Kernel implements AutoCloseable {
     /** Whether forced interrupt threading is on (see {@link Builder#threadIrqs}). */
     public boolean threadIrqs() {
         return rt.threadIrqs;
+    }
+
+    // ---------------------------------------------------------------- historical mechanisms (io.kdefer.legacy)
+
+    /** The 32 old-style bottom halves ({@code init_bh}, {@code mark_bh}, ...), as 2.4 ran them on HI tasklets. */
+    public BottomHalves bottomHalves() {
+        rt.checkOpen();
+        return legacy.bottomHalves();
+    }
+
+    /** A predefined task queue: {@link TaskQueue#TIMER}, {@link TaskQueue#IMMEDIATE}, {@link TaskQueue#SCHEDULER}. */
+    public TaskQueue taskQueue(TaskQueue.Predefined which) {
+        rt.checkOpen();
+        return legacy.taskQueue(which);
+    }
+
+    /** {@code keventd} and {@code schedule_task} (2.4). */
+    public Keventd keventd() {
+        rt.checkOpen();
+        return legacy.keventd();
+    }
+
+    /**
+     * {@code create_workqueue(name)} ({@code singleThread} false: threads {@code name/N}, one per
+     * CPU) or {@code create_singlethread_workqueue(name)} (one thread {@code name}): the workqueue of
+     * 2.6.0–2.6.35, without concurrency management.
+     */
+    public ClassicWorkqueue createClassicWorkqueue(String name, boolean singleThread) {
+        return legacy.createClassicWorkqueue(name, singleThread);
+    }
+
+    /** The 2.6.0–2.6.35 {@code keventd_wq} ({@code events/N}) behind that era's {@code schedule_work}. */
+    public ClassicWorkqueue classicEvents() {
+        return legacy.classicEvents();
     }
 
     /** Counters per CPU: softirq invocations, passes, hand-offs, ksoftirqd activity, tasklet runs. */

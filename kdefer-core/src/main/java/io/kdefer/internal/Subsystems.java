@@ -19,7 +19,12 @@ public final class Subsystems {
         /** {@code io.kdefer.irq}: interrupt lines and their threads. */
         IRQS,
         /** {@code io.kdefer.workqueue}: worker pools, system workqueues, the BH work handlers. */
-        WORKQUEUES
+        WORKQUEUES,
+        /**
+         * {@code io.kdefer.legacy}: the 2.0–2.6.35 mechanisms (bottom halves on HI tasklets, task
+         * queues, keventd, the classic workqueue); after the tasklets and timers it is built on.
+         */
+        LEGACY
     }
 
     /** Builds one kernel's subsystem. */
