@@ -47,7 +47,6 @@ final class BottomHalvesCommand extends LabExperiment {
                 bars.put(d.name() + " x" + n, rate);
             }
         }
-        t.note("old bottom halves (one global lock): not measured yet (the historical mechanisms are not in this build)");
         t.note("the virtual CPUs share " + Runtime.getRuntime().availableProcessors()
                 + " host cores: the speed-up cannot pass that");
         report.paragraph("Each CPU runs deferred work that re-arms itself; throughput as CPUs are added.");

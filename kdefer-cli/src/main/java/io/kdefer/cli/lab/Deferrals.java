@@ -175,10 +175,13 @@ public final class Deferrals {
         return () -> irqs.freeIrq(irq, dev);
     }
 
+    /** The old bottom half's slot in the shootout: one the predefined task queues do not use. */
+    static final int SHOOTOUT_BH = 20;
+
     /**
-     * The shootout's mechanisms, in table order. Still to come with the historical package: the old
-     * bottom half ({@code mark_bh}), {@code tq_immediate} (queue_task + mark_bh(IMMEDIATE_BH)) and
-     * {@code keventd} ({@code schedule_task}).
+     * The shootout's mechanisms, in table order; the last three are the historical ones: an old
+     * bottom half ({@code init_bh} + {@code mark_bh}), {@code tq_immediate} ({@code queue_task} +
+     * {@code mark_bh(IMMEDIATE_BH)}) and {@code keventd} ({@code schedule_task}).
      */
     public static final List<Deferral> SHOOTOUT = List.of(
             tasklet("tasklet", false, TaskletBackend.SOFTIRQ, false),
@@ -191,7 +194,15 @@ public final class Deferrals {
             work("unbound-work", Kernel::systemUnboundWq, false),
             threaded("threaded-irq"),
             tasklet("forced-threading", false, TaskletBackend.SOFTIRQ, true),
-            timer("timer-now"));
+            timer("timer-now"),
+            of("old-bh", b -> { }, (k, bh) -> {
+                k.bottomHalves().init(SHOOTOUT_BH, bh);
+                return k;
+            }, k -> k.bottomHalves().mark(SHOOTOUT_BH), k -> k.bottomHalves().remove(SHOOTOUT_BH)),
+            of("tq-immediate", b -> { }, (k, bh) -> new Object[] {k, bh},
+                    kb -> ((Kernel) kb[0]).bottomHalves().queueImmediate((Runnable) kb[1]), kb -> { }),
+            of("keventd", b -> { }, (k, bh) -> new Object[] {k, bh},
+                    kb -> ((Kernel) kb[0]).keventd().scheduleTask((Runnable) kb[1]), kb -> { }));
 
     /** The mechanism called {@code name} in {@link #SHOOTOUT}. */
     public static Deferral named(String name) {

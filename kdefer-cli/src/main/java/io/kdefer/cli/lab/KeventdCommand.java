@@ -71,8 +71,6 @@ final class KeventdCommand extends LabExperiment {
         }
         t.note("sleeping: the slow task sleeps in msleep; busy: it burns the CPU; blocked_pct: share of fast"
                 + " tasks that started only after the slow task ended");
-        t.note("keventd (2.4) and the 2.6 per-queue workqueue: not measured yet (the historical mechanisms are"
-                + " not in this build)");
         report.paragraph("One slow task then fast tasks on the same queue, from a task on CPU " + cpu + ".");
         report.table(t);
         report.svg(Svg.cdf("fast-task queueing delay behind a slow task", plots));

@@ -14,8 +14,9 @@ import java.util.function.BooleanSupplier;
  * runs complete per second as CPUs are added shows how much the mechanism lets CPUs run their
  * deferred work at the same time.
  *
- * <p>The old bottom halves (one global lock: {@code mark_bh} from each CPU, no two running at once
- * anywhere) join {@link #BOTTOM_HALVES} as one entry once the historical package is there.
+ * <p>Rows: old bottom halves (one slot per CPU, each marked on its CPU, but one global lock: no
+ * two run at once anywhere), distinct tasklets (one per CPU, in parallel), and one softirq vector
+ * raised on every CPU (its action runs on all of them at once).
  */
 public interface ParallelDeferral {
     /** The row name. */
@@ -75,6 +76,38 @@ public interface ParallelDeferral {
         }
     };
 
+    /** The first old-bottom-half slot used: CPU {@code c} marks slot {@code FIRST_BH + c}. */
+    int FIRST_BH = 16;
+
+    /** Old bottom halves: CPU {@code c}'s work is slot {@code FIRST_BH + c}, which marks itself again. */
+    ParallelDeferral OLD_BOTTOM_HALVES = new ParallelDeferral() {
+        @Override
+        public String name() {
+            return "old-bh";
+        }
+
+        @Override
+        public List<Runnable> install(Kernel kernel, int cpus, Runnable unit, BooleanSupplier on) {
+            io.kdefer.legacy.BottomHalves bhs = kernel.bottomHalves();
+            if (FIRST_BH + cpus > io.kdefer.legacy.BottomHalves.NR_BH) {
+                throw new IllegalArgumentException("old bottom halves: at most "
+                        + (io.kdefer.legacy.BottomHalves.NR_BH - FIRST_BH) + " CPUs in this experiment, not " + cpus);
+            }
+            List<Runnable> out = new ArrayList<>();
+            for (int c = 0; c < cpus; c++) {
+                final int nr = FIRST_BH + c;
+                bhs.init(nr, () -> {
+                    unit.run();
+                    if (on.getAsBoolean()) {
+                        bhs.mark(nr);
+                    }
+                });
+                out.add(() -> bhs.mark(nr));
+            }
+            return out;
+        }
+    };
+
     /** The rows of the bottom-halves experiment, in table order. */
-    List<ParallelDeferral> BOTTOM_HALVES = List.of(TASKLETS, SOFTIRQ);
+    List<ParallelDeferral> BOTTOM_HALVES = List.of(OLD_BOTTOM_HALVES, TASKLETS, SOFTIRQ);
 }

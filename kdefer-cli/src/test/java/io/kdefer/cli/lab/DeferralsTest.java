@@ -58,10 +58,11 @@ class DeferralsTest {
         assertThat(seen).containsExactly(
                 "tasklet=softirq", "tasklet-hi=softirq", "tasklet@bh-wq=softirq", "tasklet@wq-2007=task,bh-off",
                 "bh-work=softirq", "percpu-work=task", "highpri-work=task", "unbound-work=task",
-                "threaded-irq=task", "forced-threading=softirq", "timer-now=softirq");
+                "threaded-irq=task", "forced-threading=softirq", "timer-now=softirq",
+                "old-bh=softirq", "tq-immediate=softirq", "keventd=task");
     }
 
-    /** A mechanism assembled from an object, a scheduling call and a teardown, as the historical ones will be. */
+    /** A mechanism assembled from an object, a scheduling call and a teardown, as the historical ones are. */
     @Test
     void mechanismBuiltWithOfRunsItsBottomHalf() throws Exception {
         Deferral d = Deferrals.of("plugged", b -> b.threadIrqs(false),

@@ -134,7 +134,8 @@ class LabCommandTest {
     void shootoutQuick(@TempDir Path dir) throws Exception {
         List<String> names = Deferrals.SHOOTOUT.stream().map(Deferral::name).collect(Collectors.toList());
         assertThat(names).contains("tasklet", "tasklet-hi", "tasklet@bh-wq", "tasklet@wq-2007", "bh-work",
-                "percpu-work", "highpri-work", "unbound-work", "threaded-irq", "forced-threading", "timer-now");
+                "percpu-work", "highpri-work", "unbound-work", "threaded-irq", "forced-threading", "timer-now",
+                "old-bh", "tq-immediate", "keventd");
         Document d = check(dir, "shootout", List.of("mechanism", "p50_us", "p99_us", "p99.9_us", "max_us",
                 "events", "sustained_per_s", "cpu_us_per_event", "task_p99_us", "task_max_us"), names);
         assertEveryPlotDrawsEveryRow(d, names, 2, 2);
@@ -158,7 +159,7 @@ class LabCommandTest {
         assertEveryPlotDrawsEveryRow(d, rows, 2, 0);
     }
 
-    /** The keventd experiment: each cmwq queue of the registry with a sleeping and a busy slow task. */
+    /** The keventd experiment: keventd, the 2.6 queue and the cmwq queues, each with a sleeping and a busy slow task. */
     @Test
     void keventdQuick(@TempDir Path dir) throws Exception {
         List<String> rows = new ArrayList<>();
@@ -166,7 +167,7 @@ class LabCommandTest {
             rows.add(q.name() + "/sleeping");
             rows.add(q.name() + "/busy");
         }
-        assertThat(rows).contains("system_wq/sleeping", "unbound/busy");
+        assertThat(rows).contains("keventd/sleeping", "2.6-wq/busy", "system_wq/sleeping", "unbound/busy");
         Document d = check(dir, "keventd", List.of("queue", "fast_p50_us", "fast_p99_us", "fast_max_us",
                 "blocked_pct", "rounds"), rows);
         assertEveryPlotDrawsEveryRow(d, rows, 1, 0);
@@ -175,7 +176,7 @@ class LabCommandTest {
     /** The bottom-halves experiment: a row per mechanism and CPU count, 1..--cpus. */
     @Test
     void bottomHalvesQuick(@TempDir Path dir) throws Exception {
-        List<String> rows = List.of("tasklets", "tasklets", "softirq", "softirq");
+        List<String> rows = List.of("old-bh", "old-bh", "tasklets", "tasklets", "softirq", "softirq");
         Document d = check(dir, "bottom-halves", List.of("mechanism", "cpus", "runs_per_s", "speedup"), rows,
                 "--cpus", "2");
         assertEveryPlotDrawsEveryRow(d, rows, 0, 1);
