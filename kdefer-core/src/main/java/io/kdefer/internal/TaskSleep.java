@@ -171,8 +171,10 @@ public final class TaskSleep {
 
     /**
      * Parks until unparked (or spuriously). The first park of this sleep tells the thread's
-     * {@link SleepHooks} that it sleeps. An uninterruptible sleep swallows and remembers an
-     * interrupt here.
+     * {@link SleepHooks} that it sleeps and returns without parking: a hook may take a lock (a
+     * worker pool's), and a thread that waits for a lock parks and consumes the unpark its waker
+     * gave in the meantime, so the caller must check its condition again before it really parks.
+     * An uninterruptible sleep swallows and remembers an interrupt here.
      */
     public void park() {
         if (!slept) {
@@ -181,6 +183,7 @@ public final class TaskSleep {
             if (h != null) {
                 hooks = h;
                 h.sleeping(thread);
+                return;   // a spurious wake-up: every caller re-checks before it parks again
             }
         }
         LockSupport.park(blocker);

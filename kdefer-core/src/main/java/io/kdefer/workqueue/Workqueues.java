@@ -22,6 +22,11 @@ public final class Workqueues {
 
     private final WorkqueueEngine engine;
 
+    /** The engine (tests of this package). */
+    WorkqueueEngine engine() {
+        return engine;
+    }
+
     private Workqueues(WorkqueueEngine engine) {
         this.engine = engine;
     }
