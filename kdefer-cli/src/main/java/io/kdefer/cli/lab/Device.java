@@ -31,6 +31,7 @@ final class Device {
     private volatile Histogram latency = Latency.histogram();
     private long dropped;
     private long skipped;
+    private long offered;   // events put in the ring, ever (the device's thread)
 
     Device(Kernel kernel, int irq, long costNanos, long seed) {
         this.kernel = kernel;
@@ -97,6 +98,7 @@ final class Device {
             if (ring.offer(now)) {
                 kernel.irqs().raise(irq);
                 raised++;
+                offered++;
             } else {
                 dropped++;
             }
@@ -109,12 +111,12 @@ final class Device {
     }
 
     /**
-     * Waits (parking 1 ms at a time) until the bottom half has taken every event, at most
-     * {@code timeoutNanos}; true if it did.
+     * Waits (parking 1 ms at a time) until the bottom half has handled every event the ring took
+     * (recorded and paid for it, not only taken it out), at most {@code timeoutNanos}; true if it did.
      */
     boolean awaitDrained(long timeoutNanos) {
         long end = System.nanoTime() + timeoutNanos;
-        while (ring.backlog() > 0) {
+        while (handled.sum() < offered) {
             if (System.nanoTime() - end > 0) {
                 return false;
             }
@@ -123,13 +125,15 @@ final class Device {
         return true;
     }
 
-    /** Starts a new latency histogram (call when drained: no bottom half is recording). */
-    void resetLatency() {
+    /**
+     * The latencies recorded since the previous call, and a fresh histogram for what follows. Call
+     * when drained (no bottom half is recording): a phase's histogram then holds that phase's
+     * events only, whatever later phases record.
+     */
+    Histogram takeLatency() {
+        Histogram h = latency;
         latency = Latency.histogram();
-    }
-
-    Histogram latency() {
-        return latency;
+        return h;
     }
 
     long handled() {

@@ -104,7 +104,7 @@ final class ShootoutCommand extends LabExperiment {
                 try (Deferral.Installed in = d.install(k, IRQ, cpu, dev.bottomHalf())) {
                     dev.run(rate, warmupNanos(), progress, d.name());
                     drain(dev, d);
-                    dev.resetLatency();
+                    dev.takeLatency();   // the warm-up's
                     long handled0 = dev.handled();
                     Histogram probe;
                     CpuTime cpu0;
@@ -117,8 +117,13 @@ final class ShootoutCommand extends LabExperiment {
                     }
                     long events = dev.handled() - handled0;
                     double cpuPerEvent = cpu0.elapsedNanos() / 1000.0 / Math.max(1, events);
-                    Histogram lat = dev.latency();
+                    Histogram lat = dev.takeLatency();   // before the sweep records its overloads
                     double sustained = sweep(dev, d, t, progress);
+                    if (lat.getTotalCount() != events) {
+                        throw new IllegalStateException(d.name() + ": the latency histogram holds "
+                                + lat.getTotalCount() + " samples for " + events + " events of the measured phase"
+                                + " (rule: the row's latencies are the measured phase's, not the sweep's)");
+                    }
                     t.row(d.name(), Latency.us(lat, 50), Latency.us(lat, 99), Latency.us(lat, 99.9),
                             Latency.maxUs(lat), events, sustained, cpuPerEvent,
                             Latency.us(probe, 99), Latency.maxUs(probe));
