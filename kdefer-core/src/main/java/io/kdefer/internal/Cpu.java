@@ -84,6 +84,7 @@ public final class Cpu {
 
     private static final VarHandle PENDING;
     private static final VarHandle BH_OWNER;
+    private static final VarHandle BH_WAITERS;
     private static final VarHandle NEED_RESCHED;
     private static final VarHandle PENDING_TIMER;
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
@@ -96,6 +97,7 @@ public final class Cpu {
             MethodHandles.Lookup l = MethodHandles.lookup();
             PENDING = l.findVarHandle(Cpu.class, "pending", int.class);
             BH_OWNER = l.findVarHandle(Cpu.class, "bhOwner", Thread.class);
+            BH_WAITERS = l.findVarHandle(Cpu.class, "bhWaiters", int.class);
             NEED_RESCHED = l.findVarHandle(Cpu.class, "needResched", boolean.class);
             PENDING_TIMER = l.findVarHandle(Cpu.class, "pendingTimer", int.class);
         } catch (ReflectiveOperationException e) {
@@ -110,6 +112,7 @@ public final class Cpu {
     private volatile int pending;                   // A: raised vectors, bit n = vector n
     @SuppressWarnings("unused")
     private volatile Thread bhOwner;                // A: the thread that may run softirqs here
+    private volatile int bhWaiters;                 // A: threads waiting in lockBh
     @SuppressWarnings("unused")
     private volatile boolean needResched;           // A: set by resched_curr, cleared by ksoftirqd
     /** A: cpu/N's irq exit handed work to ksoftirqd/N, which has not taken the owner word since. */
@@ -305,11 +308,29 @@ public final class Cpu {
         return BH_OWNER.getVolatile(this) == null && BH_OWNER.compareAndSet(this, null, me);
     }
 
-    /** Takes the right to run this CPU's softirqs, waiting for the current holder. */
+    /**
+     * Takes the right to run this CPU's softirqs, waiting for the current holder. While it waits it
+     * is counted in {@link #bhWaiters}, and {@code ksoftirqd/N} and {@code ktimers/N} start no new
+     * batch: a thread that needs the bottom halves (an interrupt thread, a task in
+     * {@code local_bh_disable}) gets them at the end of the daemon's current batch. In the kernel
+     * the interrupt thread is SCHED_FIFO and preempts the daemon at that point; here, without the
+     * rule, the daemon would take the word back at once and could starve the waiter for as long as
+     * a softirq flood lasts.
+     */
     void lockBh(Thread me) {
         if (!tryLockBh(me)) {
-            rt.waitQueue.await(this, () -> tryLockBh(me));
+            BH_WAITERS.getAndAdd(this, 1);
+            try {
+                rt.waitQueue.await(this, () -> tryLockBh(me));
+            } finally {
+                BH_WAITERS.getAndAdd(this, -1);   // we own the word now: our unlockBh wakes the daemons
+            }
         }
+    }
+
+    /** True while a thread waits in {@link #lockBh}: the daemons leave the word to it. */
+    boolean bhContended() {
+        return (int) BH_WAITERS.getVolatile(this) != 0;
     }
 
     /**

@@ -18,7 +18,7 @@ final class KtimersDaemon extends KThread implements Parker.Condition {
 
     @Override
     public boolean hasWork() {
-        return (cpu.timerPendingVolatile() != 0 && !cpu.bhOwned()) || stopRequested();
+        return (cpu.timerPendingVolatile() != 0 && !cpu.bhOwned() && !cpu.bhContended()) || stopRequested();
     }
 
 
@@ -26,7 +26,8 @@ final class KtimersDaemon extends KThread implements Parker.Condition {
     public void run() {
         final Cpu c = cpu;
         for (;;) {
-            if (c.timerPendingVolatile() != 0 && c.tryLockBh(this)) {
+            // a thread waiting for the bottom halves goes first (Cpu.lockBh), as for ksoftirqd/N
+            if (c.timerPendingVolatile() != 0 && !c.bhContended() && c.tryLockBh(this)) {
                 try {
                     if (c.takeTimerPending() != 0 || c.pendingVolatile() != 0) {
                         c.handleSoftirqs(ctx, true);

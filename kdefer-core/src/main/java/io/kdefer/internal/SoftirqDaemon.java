@@ -8,8 +8,9 @@ package io.kdefer.internal;
  * {@code handle_softirqs(true)}); between batches it calls the equivalent of
  * {@code cond_resched()}: it yields the host CPU when a reschedule was asked for.
  *
- * <p>Idle: parks (or spins, per the idle strategy) while nothing is pending or another thread
- * owns the CPU's bottom halves; the owner wakes it when it releases with work left.
+ * <p>Idle: parks (or spins, per the idle strategy) while nothing is pending, another thread owns
+ * the CPU's bottom halves, or a thread waits for them ({@link Cpu#lockBh}); the owner wakes it
+ * when it releases with work left.
  */
 final class SoftirqDaemon extends KThread implements Parker.Condition {
     private final Cpu cpu;          // F
@@ -21,7 +22,7 @@ final class SoftirqDaemon extends KThread implements Parker.Condition {
 
     @Override
     public boolean hasWork() {
-        return (cpu.pendingVolatile() != 0 && !cpu.bhOwned()) || stopRequested();
+        return (cpu.pendingVolatile() != 0 && !cpu.bhOwned() && !cpu.bhContended()) || stopRequested();
     }
 
 
@@ -29,7 +30,8 @@ final class SoftirqDaemon extends KThread implements Parker.Condition {
     public void run() {
         final Cpu c = cpu;
         for (;;) {
-            if (c.pendingVolatile() != 0 && c.tryLockBh(this)) {
+            // a thread waiting for the bottom halves goes first (Cpu.lockBh): no new batch meanwhile
+            if (c.pendingVolatile() != 0 && !c.bhContended() && c.tryLockBh(this)) {
                 try {
                     // ksoftirqd got the CPU: the reschedule request that sent work here is served
                     if (c.needResched()) {
