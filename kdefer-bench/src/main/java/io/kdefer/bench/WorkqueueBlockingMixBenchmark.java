@@ -37,15 +37,16 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Subjects, each with {@code n} = {@code availableProcessors()} CPUs or threads:
  * <ul>
- *   <li>{@code kdeferMsleep}: a per-CPU workqueue on an {@code n}-CPU kernel, item {@code i}
- *       queued with {@code queueOn(i % n)}; the blocking items call {@code kernel.msleep(1)}, which
+ *   <li>{@code kdeferMsleep}: a per-CPU workqueue on an {@code n}-CPU kernel, the blocking items
+ *       dealt round-robin over the CPUs with {@code queueOn}, and the others too; the blocking items call {@code kernel.msleep(1)}, which
  *       tells the pool its worker sleeps, so the pool starts the next item on another worker at
  *       once (cmwq's {@code wq_worker_sleeping}). {@code msleep(1)} sleeps at least
  *       {@code msecs_to_jiffies(1) + 1} jiffies, as the kernel's does: 2 ms at HZ 1000, twice the
  *       others' sleep.</li>
  *   <li>{@code kdeferThreadSleep}: the same with {@code Thread.sleep(1)}, which the pool cannot
- *       see: its sampler finds the blocked worker on the next tick (up to a jiffy later) and only
- *       then lets another worker start.</li>
+ *       see: its sampler finds the blocked worker (the jiffy sampler at the next tick, then the
+ *       sub-jiffy one within about 100 µs while the pool keeps blocking) and only then lets
+ *       another worker start.</li>
  *   <li>{@code tpe}: a fixed {@link ThreadPoolExecutor} of {@code n} threads, {@code Thread.sleep(1)}:
  *       a sleeping item holds one of the {@code n} threads.</li>
  *   <li>{@code fjpManagedBlocker}: a {@link ForkJoinPool} of parallelism {@code n}; the sleep goes
@@ -147,8 +148,19 @@ public class WorkqueueBlockingMixBenchmark {
         Kernel kernel;
         Workqueue wq;
         final Work[] works = new Work[BATCH];
+        /**
+         * Item {@code i}'s CPU: the blocking items are dealt round-robin over the CPUs, and so are
+         * the others, so each CPU gets its share of both, as the peers' shared queues give each
+         * thread. (With {@code i % n} and an even {@code n} every blocking item fell on CPU 0.)
+         */
+        final int[] cpuOf = new int[BATCH];
 
         final void start(boolean msleep) {
+            int blocking = 0;
+            int others = 0;
+            for (int i = 0; i < BATCH; i++) {
+                cpuOf[i] = i % BLOCKING_EVERY == 0 ? blocking++ % cpus : others++ % cpus;
+            }
             kernel = Kernel.builder().cpus(cpus).build();
             wq = kernel.allocWorkqueue("bench-mix", 0);
             final Kernel k = kernel;
@@ -305,10 +317,10 @@ public class WorkqueueBlockingMixBenchmark {
     private static void kdeferBatch(KdeferSubject s) {
         final Work[] works = s.works;
         final Workqueue wq = s.wq;
-        final int n = s.cpus;
+        final int[] cpuOf = s.cpuOf;
         s.countdown.arm(BATCH);
         for (int i = 0; i < BATCH; i++) {
-            if (!wq.queueOn(i % n, works[i])) {
+            if (!wq.queueOn(cpuOf[i], works[i])) {
                 throw new IllegalStateException(works[i] + " was still pending when queued again");
             }
         }
