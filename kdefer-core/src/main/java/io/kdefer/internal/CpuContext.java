@@ -74,6 +74,11 @@ public final class CpuContext {
         IN_FLIGHT.setRelease(this, (int) IN_FLIGHT.get(this) - 1);
     }
 
+    /** True while the owner is inside an entry section. The owner only (a plain read of its own writes). */
+    boolean inSectionOwner() {
+        return (int) IN_FLIGHT.get(this) != 0;
+    }
+
     /** True while the owner is inside an entry section. Any thread. */
     boolean inSectionVolatile() {
         return (int) IN_FLIGHT.getVolatile(this) != 0;

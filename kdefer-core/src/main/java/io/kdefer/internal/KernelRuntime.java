@@ -489,10 +489,7 @@ public final class KernelRuntime {
         }
     }
 
-    /**
-     * True when {@code ctx}'s thread may add work now: always while RUNNING; while CLOSING, only
-     * kdefer threads and threads serving softirqs (callbacks, whose work the drain rounds see).
-     */
+    /** True when {@code ctx}'s thread (the caller) may add work now (see {@code Lifecycle.accepts}). */
     public boolean accepts(CpuContext ctx) {
         return lifecycle.accepts(ctx);
     }
