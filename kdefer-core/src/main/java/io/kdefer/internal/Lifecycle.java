@@ -122,8 +122,10 @@ final class Lifecycle {
     /**
      * True when {@code ctx}'s thread may add work now: always while RUNNING; while CLOSING, only
      * kdefer threads, threads serving softirqs (callbacks, whose work the drain rounds see), and a
-     * foreign thread inside an entry section it opened while RUNNING (close() waits for that section
-     * before it drains, so what the nested call adds is drained). {@code ctx} is the caller's own.
+     * foreign thread inside an entry section it opened while RUNNING: a call nested in it (a
+     * queueing that arms a timer after its item is listed) belongs to that section, close() waits
+     * for the section before it drains, and refusing the nested call would throw after the outer
+     * call's work was queued. {@code ctx} is the caller's own.
      */
     boolean accepts(CpuContext ctx) {
         int s = (int) STATE.getVolatile(this);
@@ -151,13 +153,8 @@ final class Lifecycle {
      */
     int admit(CpuContext ctx) {
         if (!ctx.kdeferThread) {
-            // a call made inside an open section (a queueing that arms a timer or starts a worker)
-            // belongs to that section: it was admitted while RUNNING and close() waits for it, so
-            // what the nested call queues is drained; refusing it would throw after the outer
-            // call's work was already queued, and its caller would count served work as refused
-            boolean nested = ctx.inSectionOwner();
             ctx.enterSection();
-            if (nested || (int) STATE.getVolatile(this) == RUNNING) {
+            if ((int) STATE.getVolatile(this) == RUNNING) {
                 return IN_SECTION;
             }
             ctx.exitSection();

@@ -16,7 +16,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * interrupt thread under forced threading) gets them at the end of {@code ksoftirqd}'s current
  * batch, even while a self-rescheduling tasklet keeps the daemon busy: the daemon starts no new
  * batch while someone waits. In the kernel the interrupt thread is SCHED_FIFO and preempts
- * {@code ksoftirqd} at that point (spec §2.5, §7: forced threading); without the rule the daemon
+ * {@code ksoftirqd} at that point (spec §2.5; the forced-threading setting of §10.1 item 16 and
+ * §10.7 item 150, where the irq thread runs its handler with bottom halves disabled); without the rule the daemon
  * took the word back at once and a waiter could starve for as long as the flood lasted (the lab's
  * softirq-flood measured a threaded handler waiting 0.8 s).
  */
